@@ -1,0 +1,161 @@
+/**
+ * svalab: the headless front door. `run` executes scenario files as tests; `shell` drives a lab by hand;
+ * `policies` lists the PASID policies.
+ *
+ * Exit codes of `run`: 0 every expectation holds; 1 one does not; 2 invalid input (a file, an argument).
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
+import { POLICIES } from '../sim/policies/index.js';
+import { describeResult, loadScenarioFile, opSummary, runScenario, ScenarioInputError, type RunReport } from '../lab/scenario.js';
+import { runShell } from './shell.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+/** Expands directories into the scenario files they hold (sorted); files are taken as given. */
+export function expandPaths(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      // reported by the loader, which names the file
+    }
+    if (isDir) {
+      for (const f of readdirSync(p).sort()) if (/\.(ya?ml|json)$/i.test(f)) out.push(join(p, f));
+    } else out.push(p);
+  }
+  return out;
+}
+
+interface RunOpts {
+  policy?: PolicyName;
+  allPolicies?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  strict?: boolean;
+}
+
+export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
+  const files = expandPaths(paths);
+  if (files.length === 0) {
+    io.err('svalab run: no scenario files found\n');
+    return 2;
+  }
+  const reports: { file: string; runs: RunReport[]; error: string | null }[] = [];
+  let invalid = false;
+  let failed = false;
+  for (const file of files) {
+    try {
+      const s = loadScenarioFile(file);
+      const policies: PolicyName[] = opts.allPolicies ? [...POLICY_NAMES] : opts.policy ? [opts.policy] : s.policies;
+      const runs = policies.map((p) => runScenario(s, p, opts.strict ?? false));
+      for (const r of runs) {
+        if (r.rejected) invalid = true;
+        else if (!r.passed) failed = true;
+      }
+      reports.push({ file, runs, error: null });
+    } catch (e) {
+      if (!(e instanceof ScenarioInputError)) throw e;
+      invalid = true;
+      reports.push({ file, runs: [], error: e.message });
+    }
+  }
+  const passedRuns = reports.reduce((n, r) => n + r.runs.filter((x) => x.passed).length, 0);
+  const failedRuns = reports.reduce((n, r) => n + r.runs.filter((x) => !x.passed).length + (r.error ? 1 : 0), 0);
+  if (opts.json) {
+    io.out(JSON.stringify({ passed: passedRuns, failed: failedRuns, exit: invalid ? 2 : failed ? 1 : 0, files: reports }, null, 2) + '\n');
+  } else {
+    for (const r of reports) {
+      if (r.error) {
+        io.err(`invalid: ${r.error}\n`);
+        continue;
+      }
+      for (const run of r.runs) printRun(r.file, run, opts.quiet ?? false, io);
+    }
+    io.out(`${passedRuns} passed, ${failedRuns} failed\n`);
+  }
+  return invalid ? 2 : failed ? 1 : 0;
+}
+
+function printRun(file: string, run: RunReport, quiet: boolean, io: Io): void {
+  if (run.rejected) {
+    const st = run.steps.length;
+    io.err(`invalid: ${file} [${run.policy}]: step ${run.rejected.index + 1}: ${run.rejected.message}${st ? '' : ''}\n`);
+    return;
+  }
+  const warn = (): void => {
+    for (const st of run.steps) for (const w of st.warnings) io.out(`  warning: step ${st.index + 1} (${opSummary(st.op)}): ${w}\n`);
+  };
+  if (run.passed) {
+    if (!quiet) {
+      io.out(`ok   ${file} [${run.policy}] ${run.scenario} (${run.steps.length} steps)\n`);
+      warn();
+    }
+    return;
+  }
+  io.out(`FAIL ${file} [${run.policy}] ${run.scenario}\n`);
+  for (const f of run.bootFindings) io.out(`  at boot: ${f.invariant}: ${f.message}\n`);
+  for (const st of run.steps) {
+    if (!st.mismatches.length) continue;
+    io.out(`  step ${st.index + 1} (${opSummary(st.op)}): got ${describeResult(st.result)}${st.result.why ? ` (${st.result.why})` : ''}\n`);
+    for (const m of st.mismatches) io.out(`    ${m}\n`);
+  }
+  warn();
+}
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  let code = 0;
+  const program = new Command('svalab')
+    .description('SVA Lab: Linux PASID/SSID policies over a simulated Arm SMMUv3 SoC')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  program
+    .command('run')
+    .description('run scenario files (YAML or JSON, or directories of them) and check their expectations')
+    .argument('<paths...>', 'scenario files or directories')
+    .addOption(new Option('-p, --policy <policy>', "run under this policy instead of the file's").choices([...POLICY_NAMES]))
+    .option('-a, --all-policies', 'run every scenario under every policy')
+    .option('--json', 'print a machine-readable report')
+    .option('-q, --quiet', 'print failures only')
+    .option('--strict', 'fail on invariant violations a step does not expect, under every policy (mainline always does)')
+    .action((paths: string[], opts: RunOpts) => {
+      if (opts.policy && opts.allPolicies) {
+        io.err('svalab run: --policy and --all-policies exclude each other\n');
+        code = 2;
+        return;
+      }
+      code = runCommand(paths, opts, io);
+    });
+  program
+    .command('shell')
+    .description('drive a lab step by step (the default SoC, or a scenario file\'s SoC and steps)')
+    .addOption(new Option('-p, --policy <policy>', 'PASID policy').choices([...POLICY_NAMES]).default('mainline'))
+    .option('-f, --file <scenario>', 'start from this scenario file (its SoC, then its steps)')
+    .action(async (opts: { policy: PolicyName; file?: string }) => {
+      code = await runShell(opts, io);
+    });
+  program
+    .command('policies')
+    .description('list the PASID policies')
+    .action(() => {
+      for (const p of POLICY_NAMES) io.out(`${p.padEnd(13)} ${POLICIES[p].summary}\n`);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  }
+  return code;
+}

@@ -1,0 +1,195 @@
+/**
+ * The invariant checker. After each step it re-verifies what the step touched (the kernel's dirty sets), so a step
+ * costs what it changed and not the size of the whole state. `markAll` makes everything dirty for a full check
+ * (used after boot and by the tests that compare incremental against full checking).
+ *
+ * Each violation names a subject; the lab keeps the open ones and reports a violation once, at the step that
+ * caused it, and forgets it when a later check of the same subject passes.
+ */
+import { INVARIANTS, type InvariantName } from '../../shared/results.js';
+import type { Kernel } from '../sim/kernel/kernel.js';
+import type { IommuDomain, IommuGroup, MmStruct, PasidEntry } from '../sim/kernel/structs.js';
+import type { ArmSmmuMaster } from '../sim/smmuv3/driver.js';
+
+export interface Violation {
+  invariant: InvariantName;
+  subject: string;
+  message: string;
+}
+
+export interface CheckResult {
+  violations: Violation[];
+  /** Every subject examined, violated or not: open violations of these that are not in `violations` are resolved. */
+  checked: Set<string>;
+}
+
+/** Marks every object dirty so that the next check examines the whole state. */
+export function markAll(k: Kernel): void {
+  const d = k.dirty;
+  for (const g of k.groups) {
+    d.groups.add(g);
+    for (const [p] of g.pasidArray.list()) d.slot(g, p);
+    for (const dev of g.devices) {
+      d.masters.add(dev.master);
+      for (const ssid of dev.master.cdTable?.cds.keys() ?? []) d.cd(dev.master, ssid);
+    }
+  }
+  for (const mm of k.mms) d.mms.add(mm);
+  for (const dom of k.domains) d.domains.add(dom);
+  for (const h of k.handles) d.handles.add(h);
+  for (const p of k.processes.values()) d.processes.add(p);
+  for (const id of k.globalPasidIda.ids()) d.pasids.add(id);
+  for (const p of k.mmsByPasid.keys()) d.pasids.add(p);
+  for (const p of k.groupsByPasid.keys()) d.pasids.add(p);
+}
+
+function ownerOf(e: PasidEntry | undefined): MmStruct | string | null {
+  if (!e || e.tag === 'ZERO') return null;
+  if (e.tag === 'HANDLE') return e.handle.domain.mm;
+  return e.owner ? e.owner.label : e.domain.label;
+}
+
+function who(o: MmStruct | string | null): string {
+  return o === null ? 'nothing' : typeof o === 'string' ? o : o.label;
+}
+
+/** Checks everything the kernel marked dirty since the last check, then clears the marks. */
+export function checkDirty(k: Kernel): CheckResult {
+  const out: Violation[] = [];
+  const checked = new Set<string>();
+  const v = (invariant: InvariantName, subject: string, message: string): void => {
+    out.push({ invariant, subject, message });
+  };
+  const d = k.dirty;
+
+  // --- global PASID ownership -----------------------------------------------------------------------------
+  for (const p of d.pasids) {
+    if (p < 0 || p >= 1 << 20) continue;
+    const subject = `pasid:${p}`;
+    checked.add(subject);
+    const owners: (MmStruct | string)[] = [];
+    for (const mm of k.mmsByPasid.get(p) ?? []) if (mm.iommuMm?.pasidGlobal && !mm.freed) owners.push(mm);
+    for (const kp of k.kernelPasids.values()) if (kp.fromIda && kp.pasid === p) owners.push(kp.label);
+    const allocated = k.globalPasidIda.has(p);
+    if (allocated && owners.length === 0) v('ida-owner', subject, `PASID ${p} is allocated in the global IDA but nobody holds it (leaked)`);
+    else if (allocated && owners.length > 1) v('ida-owner', subject, `PASID ${p} is held by ${owners.map(who).join(' and ')}`);
+    else if (!allocated && owners.length > 0) v('ida-owner', subject, `${owners.map(who).join(', ')} holds PASID ${p}, which the global IDA says is free`);
+
+    if (allocated && owners.length === 1) {
+      const owner = owners[0]!;
+      for (const g of k.groupsByPasid.get(p) ?? []) {
+        const e = g.pasidArray.load(p);
+        if (!e || !k.policy.claimsGlobalNumber(g, e)) continue;
+        const o = ownerOf(e);
+        if (o !== owner) {
+          v('global-pasid-exclusive', subject, `global PASID ${p} belongs to ${who(owner)}, but ${g.label} has ${who(o)} attached at ${p}`);
+          break;
+        }
+      }
+    }
+    if (k.enqcmd) {
+      const live = [...(k.mmsByPasid.get(p) ?? [])].filter((mm) => mm.mmUsers > 0 && k.policy.mmEnqcmdPasid(mm) === p);
+      if (live.length > 1) v('enqcmd-pasid-unique', subject, `${live.map((m) => m.label).join(' and ')} would both load IA32_PASID ${p}: a shared WQ cannot tell them apart`);
+    }
+  }
+
+  // --- pasid_array slots against the CD tables ------------------------------------------------------------
+  for (const [g, pasids] of d.slots) {
+    for (const p of pasids) {
+      const subject = `${g.label}[${p}]`;
+      checked.add(subject);
+      const e = g.pasidArray.load(p);
+      if (!e) continue;
+      const dom = e.tag === 'HANDLE' ? e.handle.domain : e.tag === 'DOMAIN' ? e.domain : null;
+      const capable = g.devices.filter((x) => x.maxPasids > 0);
+      if (capable.length === 0) {
+        v('pasid-unprogrammed', subject, `${who(ownerOf(e))} is attached at PASID ${p} of ${g.label}, but no device there can issue PASIDs: nothing was programmed`);
+        continue;
+      }
+      for (const dev of capable) {
+        const cd = dev.master.cdTable?.cds.get(p);
+        if (!cd) v('pasid-array-cd', subject, `${g.label} has ${who(ownerOf(e))} at PASID ${p}, but ${dev.name}'s CD ${p} is not valid`);
+        else if (cd.domain !== dom) v('pasid-array-cd', subject, `${g.label} has ${dom?.label} at PASID ${p}, but ${dev.name}'s CD ${p} belongs to ${cd.domain.label}`);
+      }
+      if (dom?.freed) v('use-after-free', subject, `${g.label} PASID ${p} points at freed ${dom.label}`);
+    }
+  }
+  for (const [m, ssids] of d.cds) checkCds(k, m, ssids, checked, v);
+  for (const m of d.masters) {
+    const t = m.cdTable;
+    const subject = `${m.label}/used_ssids`;
+    checked.add(subject);
+    if (!t) continue;
+    let n = 0;
+    for (const s of t.cds.keys()) if (s !== 0) n++;
+    if (n !== t.usedSsids) v('used-ssids', subject, `${m.dev.name}: used_ssids is ${t.usedSsids}, ${n} CD(s) at SSID != 0 are valid`);
+  }
+
+  // --- refcounts ------------------------------------------------------------------------------------------
+  for (const dom of d.domains) checkDomain(dom, checked, v);
+  for (const h of d.handles) {
+    const subject = `handle:${h.label}`;
+    checked.add(subject);
+    if (!k.handles.has(h)) continue;
+    if (h.users !== h.files.size) v('refcount', subject, `${h.label}: users ${h.users}, but ${h.files.size} open file(s) hold it`);
+    if (h.domain.freed) v('use-after-free', subject, `${h.label} points at freed ${h.domain.label}`);
+    for (const f of h.files) {
+      const fs = `file:${f.label}`;
+      checked.add(fs);
+      const slot = f.dev.group.pasidArray.load(f.pasid);
+      const o = ownerOf(slot);
+      if (o !== h.domain.mm) {
+        v('bond-pasid', fs, `${f.dev.name}'s driver programmed PASID ${f.pasid} for ${h.domain.mm?.label}, but that PASID names ${who(o)} on ${f.dev.name}`);
+      }
+    }
+  }
+  for (const mm of d.mms) {
+    const subject = `mm:${mm.label}`;
+    checked.add(subject);
+    if (mm.freed) continue;
+    const doms = k.svaDomainsByMm.get(mm)?.size ?? 0;
+    const want = (mm.mmUsers > 0 ? 1 : 0) + doms;
+    if (mm.mmCount !== want) v('refcount', subject, `${mm.label}: mm_count ${mm.mmCount}, expected ${want} (mm_users ${mm.mmUsers}, ${doms} live SVA domain(s))`);
+  }
+
+  d.clear();
+  return { violations: out, checked };
+}
+
+function checkCds(k: Kernel, m: ArmSmmuMaster, ssids: Set<number>, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
+  const t = m.cdTable;
+  for (const ssid of ssids) {
+    const subject = `${m.label}/cd[${ssid}]`;
+    checked.add(subject);
+    const cd = t?.cds.get(ssid);
+    if (!t || !cd) continue;
+    if (ssid >= t.maxContexts) {
+      v('cd-in-table', subject, `${m.dev.name}: CD ${ssid} was written past the end of its ${t.maxContexts}-entry ${t.linear ? 'linear' : '2-level'} CD table (S1CDMax ${t.s1cdmax}); the SMMU would raise C_BAD_SUBSTREAMID for SSID ${ssid}`);
+    }
+    if (ssid === 0) continue;
+    const e = m.dev.group.pasidArray.load(ssid);
+    const dom = e?.tag === 'HANDLE' ? e.handle.domain : e?.tag === 'DOMAIN' ? e.domain : null;
+    if (dom !== cd.domain) v('pasid-array-cd', subject, `${m.dev.name}'s CD ${ssid} is valid for ${cd.domain.label}, but ${m.dev.group.label} has ${dom?.label ?? 'nothing'} at PASID ${ssid}`);
+    if (cd.domain.freed) v('use-after-free', subject, `${m.dev.name}'s CD ${ssid} still uses freed ${cd.domain.label} (ASID ${cd.asid})`);
+  }
+  void k;
+}
+
+function checkDomain(dom: IommuDomain, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
+  const subject = `domain:${dom.label}`;
+  checked.add(subject);
+  if (dom.freed) {
+    if (dom.attachments.size > 0) v('use-after-free', subject, `${dom.label} was freed with ${dom.attachments.size} attachment(s) left`);
+    return;
+  }
+  if (dom.type === 'SVA') {
+    if (dom.users !== dom.attachments.size) v('refcount', subject, `${dom.label}: users ${dom.users}, but it is attached at ${dom.attachments.size} (group, PASID) slot(s)`);
+    if (dom.mm?.freed) v('use-after-free', subject, `${dom.label} pins freed ${dom.mm.label}`);
+  }
+}
+
+export function describeInvariant(name: InvariantName): string {
+  return INVARIANTS[name];
+}
+
+export type { IommuGroup };

@@ -1,0 +1,168 @@
+/**
+ * A hierarchical bitmap over the ID space [0, 2^bits): set, clear, test, and "lowest clear ID in [min, max]"
+ * in O(levels) = O(bits / 5) word operations.
+ *
+ * This is the storage behind every ID allocator of the model: the global PASID IDA (lib/idr.c `ida_alloc_range`),
+ * the ALLOC xarray of a group's pasid_array (lib/xarray.c `xa_alloc`), the SMMUv3 driver's ASID xarray and the
+ * driver-owned IDAs. Those kernel structures are radix trees that skip full subtrees; this one does the same with
+ * one "full" bit per 32-ID word, one per 32 words above that, and so on.
+ *
+ * Level 0 holds one bit per ID (1 = in use). Level k > 0 holds one bit per word of level k-1 (1 = that word is full).
+ * A level whose word count is small is a dense Uint32Array; a larger one is a Map of non-zero words, so a 2^32 space
+ * with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that range).
+ */
+
+const DENSE_WORDS_MAX = 1 << 15; // 128 KiB per level at most; enough to keep the 2^20 IDA dense (32 Ki words)
+
+type Level = Uint32Array | Map<number, number>;
+
+export class IdBitmap {
+  readonly bits: number;
+  private readonly levels: Level[];
+  private count = 0;
+
+  constructor(bits: number) {
+    if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`IdBitmap: bits must be 1..32, got ${bits}`);
+    this.bits = bits;
+    this.levels = [];
+    let span = bits; // log2 of the number of bits at this level
+    for (;;) {
+      const words = 2 ** Math.max(span - 5, 0);
+      this.levels.push(words <= DENSE_WORDS_MAX ? new Uint32Array(words) : new Map());
+      if (words === 1) break;
+      span -= 5;
+    }
+  }
+
+  /** Number of IDs in use. */
+  get size(): number {
+    return this.count;
+  }
+
+  get limit(): number {
+    return 2 ** this.bits;
+  }
+
+  has(id: number): boolean {
+    if (id < 0 || id >= this.limit) return false;
+    return ((word(this.levels[0]!, id >>> 5) >>> (id & 31)) & 1) === 1;
+  }
+
+  /** Marks `id` used. Returns false if it already was. */
+  set(id: number): boolean {
+    this.check(id);
+    let idx = id >>> 0;
+    for (let l = 0; l < this.levels.length; l++) {
+      const lvl = this.levels[l]!;
+      const w = idx >>> 5;
+      const bit = 1 << (idx & 31);
+      const old = word(lvl, w);
+      if (old & bit) {
+        if (l === 0) return false;
+        break;
+      }
+      const nw = (old | bit) >>> 0;
+      put(lvl, w, nw);
+      if (l === 0) this.count++;
+      if (nw !== 0xffffffff) break; // the word is not full: nothing changes above
+      idx = w;
+    }
+    return true;
+  }
+
+  /** Marks `id` free. Returns false if it already was. */
+  clear(id: number): boolean {
+    this.check(id);
+    let idx = id >>> 0;
+    for (let l = 0; l < this.levels.length; l++) {
+      const lvl = this.levels[l]!;
+      const w = idx >>> 5;
+      const bit = 1 << (idx & 31);
+      const old = word(lvl, w);
+      if (!(old & bit)) {
+        if (l === 0) return false;
+        break;
+      }
+      put(lvl, w, (old & ~bit) >>> 0);
+      if (l === 0) this.count--;
+      if (old !== 0xffffffff) break; // the word was not full: the level above never marked it
+      idx = w;
+    }
+    return true;
+  }
+
+  /** Lowest clear ID in [min, max] (inclusive), or -1. */
+  findFirstClear(min: number, max: number): number {
+    const top = this.limit - 1;
+    if (max > top) max = top;
+    if (min < 0) min = 0;
+    if (min > max) return -1;
+    const id = this.search(this.levels.length - 1, 0, min);
+    return id >= 0 && id <= max ? id : -1;
+  }
+
+  /** Every ID in use, ascending. O(size) plus the words visited; for views and tests, not hot paths. */
+  *ids(): IterableIterator<number> {
+    const l0 = this.levels[0]!;
+    const words = l0 instanceof Map ? [...l0.keys()].sort((a, b) => a - b) : range(l0.length);
+    for (const w of words) {
+      let v = word(l0, w);
+      while (v !== 0) {
+        const b = 31 - Math.clz32(v & -v);
+        yield w * 32 + b;
+        v = (v & (v - 1)) >>> 0;
+      }
+    }
+  }
+
+  /** Approximate bytes held by the bitmap's words (typed arrays plus about 16 bytes per sparse entry). */
+  memoryBytes(): number {
+    let n = 0;
+    for (const l of this.levels) n += l instanceof Map ? l.size * 16 : l.byteLength;
+    return n;
+  }
+
+  /**
+   * Lowest clear ID >= `from` inside the subtree rooted at word `w` of level `l`, or -1.
+   * A level-l word covers 32^(l+1) IDs; bit b of it stands for word (w*32+b) of level l-1 (or ID w*32+b at l = 0).
+   */
+  private search(l: number, w: number, from: number): number {
+    const shift = 5 * l; // log2 of the IDs covered by one bit of a level-l word
+    const base = w * 32; // index of the first child (word at l-1, or ID at 0)
+    const firstChild = from <= base * 2 ** shift ? 0 : Math.floor(from / 2 ** shift) - base;
+    if (firstChild > 31) return -1;
+    const full = word(this.levels[l]!, w);
+    for (let b = firstChild; b < 32; b++) {
+      if ((full >>> b) & 1) continue;
+      const child = base + b;
+      if (l === 0) return child >= from ? child : -1;
+      const r = this.search(l - 1, child, from);
+      if (r >= 0) return r;
+      // The child had room only below `from`; keep scanning its right siblings.
+    }
+    return -1;
+  }
+
+  private check(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.limit) {
+      throw new RangeError(`IdBitmap(${this.bits} bits): id ${id} out of range`);
+    }
+  }
+}
+
+function word(l: Level, w: number): number {
+  return l instanceof Map ? (l.get(w) ?? 0) : (l[w] ?? 0);
+}
+
+function put(l: Level, w: number, v: number): void {
+  if (l instanceof Map) {
+    if (v === 0) l.delete(w);
+    else l.set(w, v);
+  } else {
+    l[w] = v;
+  }
+}
+
+function* range(n: number): IterableIterator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}

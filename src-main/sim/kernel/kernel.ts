@@ -1,0 +1,78 @@
+/**
+ * The kernel's global state for one simulated SoC: the allocators, the devices and groups, the processes and mms,
+ * and the trace. Functions of iommu.ts, iommu-sva.ts, mm.ts and the SMMUv3 driver take it as their first argument,
+ * the way kernel functions reach their globals.
+ */
+import { Ida } from './ida.js';
+import { Dirty, Tracer } from './trace.js';
+import type { ArmSmmuDevice, ArmSmmuMaster } from '../smmuv3/driver.js';
+import type { Policy } from '../policies/policy.js';
+import {
+  IommuDomain,
+  type Device,
+  type IommuGroup,
+  type IommuSva,
+  type KernelPasid,
+  type MmStruct,
+  type Process,
+} from './structs.js';
+
+export type Arch = 'arm64' | 'x86';
+
+export class Kernel {
+  readonly tr = new Tracer();
+  readonly dirty = new Dirty<IommuGroup, MmStruct, IommuDomain, IommuSva, ArmSmmuMaster, Process>();
+
+  /** drivers/iommu/iommu.c: DEFINE_IDA(iommu_global_pasid_ida), over the 20-bit PASID space. */
+  readonly globalPasidIda = new Ida(20);
+  /** arm-smmu-v3.c: the driver-global arm_smmu_asid_xa (shared by every SMMUv3 instance, §5.7). */
+  readonly asidXa = new Ida(16);
+
+  readonly smmus = new Map<string, ArmSmmuDevice>();
+  readonly devices = new Map<string, Device>();
+  readonly groups: IommuGroup[] = [];
+  readonly processes = new Map<string, Process>();
+  /** mms whose struct is still allocated (mm_count > 0). */
+  readonly mms = new Set<MmStruct>();
+  readonly kernelPasids = new Map<string, KernelPasid>();
+  /** Live (not yet freed) paging and SVA domains. */
+  readonly domains = new Set<IommuDomain>();
+  /** Live bonds. */
+  readonly handles = new Set<IommuSva>();
+
+  /** The static identity and blocked domains (arm_smmu_identity_domain, arm_smmu_blocked_domain). */
+  readonly identityDomain = new IommuDomain(0, 'IDENTITY', null, null);
+  readonly blockedDomain = new IommuDomain(0, 'BLOCKED', null, null);
+
+  /** Index: PASID value -> mms whose iommu_mm->pasid holds it (global or not). Kept by setMmPasid. */
+  readonly mmsByPasid = new Map<number, Set<MmStruct>>();
+  /** Index: mm -> its live SVA domains (each holds an mm_count reference). */
+  readonly svaDomainsByMm = new Map<MmStruct, Set<IommuDomain>>();
+  /** Index: PASID value -> groups with a pasid_array entry there. Kept by the pasid_array helpers of iommu.ts. */
+  readonly groupsByPasid = new Map<number, Set<IommuGroup>>();
+
+  private ids = { domain: 1, handle: 1, mm: 1, pid: 1, file: 1, group: 0, kpasid: 1 };
+
+  constructor(
+    readonly arch: Arch,
+    /** The architecture has an ENQCMD-like instruction taking the PASID from per-thread state (CONFIG_ARCH_HAS_CPU_PASID). */
+    readonly enqcmd: boolean,
+    public policy: Policy,
+  ) {}
+
+  nextId(kind: keyof Kernel['ids']): number {
+    return this.ids[kind]++;
+  }
+}
+
+/** Adds or removes `v` under key `key` of an index of sets. */
+export function indexSet<K, V>(m: Map<K, Set<V>>, key: K, v: V, on: boolean): void {
+  let s = m.get(key);
+  if (on) {
+    if (!s) m.set(key, (s = new Set()));
+    s.add(v);
+  } else if (s) {
+    s.delete(v);
+    if (s.size === 0) m.delete(key);
+  }
+}

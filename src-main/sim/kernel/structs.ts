@@ -1,0 +1,284 @@
+/**
+ * The kernel's data structures that PASID/SVA decisions read and write (kernel-semantics.md §2), named as in
+ * include/linux/iommu.h, include/linux/mm_types.h and drivers/iommu/iommu.c. Plain classes: behaviour lives in the
+ * files named after the kernel files that implement it (iommu.ts, iommu-sva.ts, mm.ts, ../smmuv3/driver.ts).
+ */
+import { IOMMU_PASID_INVALID } from './constants.js';
+import { IdBitmap } from './idbitmap.js';
+import type { Ida } from './ida.js';
+import type { ArmSmmuDevice, ArmSmmuDomain, ArmSmmuMaster } from '../smmuv3/driver.js';
+
+/** include/linux/iommu.h IOMMU_DOMAIN_* (only the types the model uses). */
+export type DomainType = 'SVA' | 'DMA' | 'IDENTITY' | 'BLOCKED' | 'S2';
+
+/** struct iommu_domain (§2.3), with the arm-smmu-v3 private part hanging off `smmuDomain`. */
+export class IommuDomain {
+  /** Number of (group, PASID) attachments that use this domain (SVA only; `iommu_sva_lock`). */
+  users = 0;
+  freed = false;
+  /** pasid_array slots holding this domain, as "groupId:pasid". Bookkeeping the refcount invariant compares with. */
+  readonly attachments = new Set<string>();
+
+  constructor(
+    readonly id: number,
+    readonly type: DomainType,
+    /** The mm an SVA domain pins with mmgrab (IOMMU_COOKIE_SVA); null for the others. */
+    readonly mm: MmStruct | null,
+    /** arm_smmu_domain: ASID, owning SMMU instance, attached masters. Null for the static identity/blocked domains. */
+    readonly smmuDomain: ArmSmmuDomain | null,
+  ) {}
+
+  get label(): string {
+    if (this.type === 'SVA') return `sva${this.id}(${this.mm?.label ?? '?'})`;
+    return `${this.type.toLowerCase()}${this.smmuDomain ? this.id : ''}`;
+  }
+}
+
+/** struct iommu_sva (§2.2): the bond handle. It embeds the attach handle, whose only field is `domain`. */
+export class IommuSva {
+  /** refcount_t: successful iommu_sva_bind_device() calls that returned this handle. */
+  users = 1;
+  /**
+   * The PASID of this bond, for policies where a bond has its own PASID (arch-gated on an arch without an ENQCMD-like
+   * instruction, driver-pasid). Mainline and the RFC leave it INVALID: their PASID is the mm's.
+   */
+  pasid = IOMMU_PASID_INVALID;
+  /** Open files whose driver holds this bond (each successful bind is one open). Bookkeeping for the invariants. */
+  readonly files = new Set<OpenFile>();
+
+  /** handle->handle.domain, set by the attach (iommu_make_pasid_array_entry). */
+  domain!: IommuDomain;
+
+  constructor(
+    readonly id: number,
+    /** The device passed to the first bind (§2.2). */
+    readonly dev: Device,
+  ) {}
+
+  get label(): string {
+    return `bond${this.id}`;
+  }
+}
+
+/** A kernel (non-SVA) PASID user in the style of idxd's system PASID: a DOMAIN-tagged pasid_array entry. */
+export class KernelPasid {
+  constructor(
+    readonly name: string,
+    readonly dev: Device,
+    readonly pasid: number,
+    /** True when the number came from iommu_alloc_global_pasid (idxd); false for a driver-chosen number (S8.3). */
+    readonly fromIda: boolean,
+    readonly domain: IommuDomain,
+  ) {}
+
+  get label(): string {
+    return `kernel:${this.name}`;
+  }
+}
+
+/** xarray pointer tags of group->pasid_array (IOMMU_PASID_ARRAY_DOMAIN / _HANDLE), plus XA_ZERO_ENTRY. */
+export type PasidEntry =
+  | { tag: 'DOMAIN'; domain: IommuDomain; owner: KernelPasid | null }
+  | { tag: 'HANDLE'; handle: IommuSva }
+  | { tag: 'ZERO' };
+
+export const XA_ZERO_ENTRY: PasidEntry = Object.freeze({ tag: 'ZERO' }) as PasidEntry;
+
+/**
+ * group->pasid_array: a plain xarray in mainline, XA_FLAGS_ALLOC in the RFC. Occupancy is mirrored in an IdBitmap so
+ * that `xa_alloc` finds the lowest free index in logarithmic time over a 32-bit index space.
+ */
+export class PasidArray {
+  private readonly entries = new Map<number, PasidEntry>();
+  private readonly used = new IdBitmap(32);
+
+  /** xa_load(): a reservation (XA_ZERO_ENTRY) reads as empty. */
+  load(pasid: number): PasidEntry | undefined {
+    const e = this.entries.get(pasid);
+    return e && e.tag !== 'ZERO' ? e : undefined;
+  }
+
+  /** The raw slot, reservations included (for views and invariants). */
+  raw(pasid: number): PasidEntry | undefined {
+    return this.entries.get(pasid);
+  }
+
+  /** xa_insert(): false (-EBUSY) if anything, a reservation included, is at `pasid`. */
+  insert(pasid: number, e: PasidEntry): boolean {
+    if (this.entries.has(pasid)) return false;
+    this.entries.set(pasid, e);
+    this.used.set(pasid);
+    return true;
+  }
+
+  /** xa_alloc(): lowest free index in [min, max] (u32), or -1 (-EBUSY in lib/xarray.c when the range is full). */
+  alloc(min: number, max: number, e: PasidEntry): number {
+    const id = this.used.findFirstClear(min, max);
+    if (id < 0) return -1;
+    this.entries.set(id, e);
+    this.used.set(id);
+    return id;
+  }
+
+  /** xa_store() over an existing slot (the reservation taken by insert/alloc). */
+  store(pasid: number, e: PasidEntry): void {
+    if (!this.entries.has(pasid)) this.used.set(pasid);
+    this.entries.set(pasid, e);
+  }
+
+  /** xa_erase() / xa_release(): returns the old entry. */
+  erase(pasid: number): PasidEntry | undefined {
+    const e = this.entries.get(pasid);
+    if (e) {
+      this.entries.delete(pasid);
+      this.used.clear(pasid);
+    }
+    return e;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Entries in index order. */
+  list(): [number, PasidEntry][] {
+    return [...this.entries].sort((a, b) => a[0] - b[0]);
+  }
+}
+
+/** struct iommu_group (§2.5). */
+export class IommuGroup {
+  readonly devices: Device[] = [];
+  readonly pasidArray = new PasidArray();
+  /** group->domain: the domain the RIDs of the group are attached to. */
+  domain: IommuDomain | null = null;
+  defaultDomain: IommuDomain | null = null;
+  /** Per-policy index for policies whose bonds are found by (group, mm) rather than (group, mm's PASID). */
+  readonly bondsByMm = new Map<MmStruct, IommuSva>();
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+  ) {}
+
+  get label(): string {
+    return `group:${this.name}`;
+  }
+}
+
+export type DeviceKind = 'platform' | 'pci' | 'dsa' | 'iaa';
+
+/** An idxd work queue (drivers/dma/idxd: WQCFG mode and, for a dedicated WQ, the PASID programmed at open). */
+export interface WorkQueue {
+  name: string;
+  mode: 'dedicated' | 'shared';
+  /** Dedicated WQ: the file that has it open (a second opener gets -EBUSY, S13). */
+  owner: OpenFile | null;
+  /** WQCFG.pasid for a dedicated WQ; INVALID while closed. */
+  wqcfgPasid: number;
+}
+
+/** struct device with its struct dev_iommu (§2.4) and the firmware/PCI facts the kernel reads at probe. */
+export class Device {
+  /** dev->iommu->max_pasids, computed once by iommu_init_device (§3.1). */
+  maxPasids = 0;
+  group!: IommuGroup;
+  master!: ArmSmmuMaster;
+  /** A driver-owned PASID allocator (driver-pasid policy, §11.2), sized at probe. */
+  driverIda: Ida | null = null;
+  readonly wqs: WorkQueue[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly kind: DeviceKind,
+    readonly smmu: ArmSmmuDevice,
+    readonly sid: number,
+    /** Firmware "pasid-num-bits" (platform) or PCI PASID capability width (pci/dsa/iaa); null when absent. */
+    readonly pasidBits: number | null,
+    /** Firmware "dma-can-stall" (platform devices only). */
+    readonly dmaCanStall: boolean,
+    /** Its driver owns its PASID space and binds with iommu_sva_bind_device_pasid (driver-pasid policy). */
+    readonly driverPasid: boolean,
+  ) {}
+
+  get isPci(): boolean {
+    return this.kind !== 'platform';
+  }
+
+  get label(): string {
+    return this.name;
+  }
+}
+
+/** struct iommu_mm_data (§2.1), with the RFC's `pasid_global` field (mainline: always true). */
+export class IommuMmData {
+  readonly svaDomains: IommuDomain[] = [];
+  constructor(
+    public pasid: number,
+    public pasidGlobal: boolean,
+  ) {}
+}
+
+/** struct mm_struct: mm_users (address-space users) and mm_count (struct references, mmgrab), and mm->iommu_mm. */
+export class MmStruct {
+  mmUsers = 1;
+  mmCount = 1;
+  iommuMm: IommuMmData | null = null;
+  /** Set by __mmdrop: the struct is gone; anything still pointing here is a use-after-free. */
+  freed = false;
+
+  constructor(
+    readonly id: number,
+    readonly label: string,
+    readonly owner: Process,
+  ) {}
+}
+
+/** A thread's ENQCMD state (x86: IA32_PASID MSR and task_struct::pasid_activated, §7.1). */
+export interface Thread {
+  name: string;
+  pasidActivated: boolean;
+  /** The PASID field of IA32_PASID when its VALID bit is set, else null. */
+  ia32Pasid: number | null;
+}
+
+/** An open device file whose driver holds an SVA bond (uacce / idxd cdev); shared by fork, released at last close. */
+export class OpenFile {
+  refs = 1;
+  constructor(
+    readonly id: number,
+    readonly dev: Device,
+    readonly handle: IommuSva,
+    /** The PASID the driver got from iommu_sva_get_pasid() at open and programs into its device. */
+    readonly pasid: number,
+    readonly wq: WorkQueue | null,
+  ) {}
+
+  get label(): string {
+    return `file${this.id}:${this.dev.name}${this.wq ? '/' + this.wq.name : ''}`;
+  }
+}
+
+/** A process: a task group sharing one mm, its threads, and its file table. */
+export class Process {
+  alive = true;
+  readonly threads = new Map<string, Thread>();
+  /** Open files in open order (the file table). */
+  fds: OpenFile[] = [];
+  /** Files another process still holds after this one exited (`exit: { files_kept: true }`, S5). */
+  kept: OpenFile[] = [];
+  mm!: MmStruct;
+  /** mm generations: exec gives a new mm. */
+  mmGen = 0;
+
+  constructor(
+    readonly name: string,
+    readonly pid: number,
+  ) {}
+
+  get label(): string {
+    return this.name;
+  }
+}
+
+export type { ArmSmmuDevice, ArmSmmuDomain, ArmSmmuMaster };

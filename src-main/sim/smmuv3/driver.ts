@@ -1,0 +1,428 @@
+/**
+ * The arm-smmu-v3 driver's bookkeeping that decides errnos (kernel-semantics.md §5), after
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c and arm-smmu-v3-sva.c, Linux 6.17.
+ *
+ * STEs and CDs are held here as decoded records (`Ste`, `Cd`). Every write goes through `installSte` and
+ * `armSmmuWriteCdEntry`, the two places where the hardware model (stream table and CD tables as bytes in simulated
+ * memory, CFGI/CMD_SYNC on the command queue) plugs in underneath without changing the driver logic above.
+ */
+import { CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, STRTAB_SPLIT } from '../kernel/constants.js';
+import { err, OK, type KResult } from '../kernel/errno.js';
+import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
+import type { Kernel } from '../kernel/kernel.js';
+
+/** Per-instance configuration: the ID-register fields the driver reads at probe. */
+export interface SmmuParams {
+  name: string;
+  /** IDR1.SSIDSIZE, 0..20 */
+  ssidsize: number;
+  /** IDR1.SIDSIZE, 1..32 */
+  sidsize: number;
+  /** IDR0.CD2L */
+  cd2l: boolean;
+  /** IDR0.ASID16 */
+  asid16: boolean;
+  /** IDR0.STALL_MODEL: 'none' (1), 'supported' (0) or 'force' (2). */
+  stall: 'none' | 'supported' | 'force';
+  /** Whether arm_smmu_sva_supported() passes (coherency, OAS, ASID bits ...). */
+  sva: boolean;
+  /**
+   * Whether the driver answers IOMMU_CAP_PER_DEV_PASID_SPACE (rfc-v1 only). The RFC makes arm-smmu-v3 answer true for
+   * every master; false models an IOMMU whose driver the RFC does not patch (R6).
+   */
+  rfcCap: boolean;
+}
+
+/** struct arm_smmu_device: features and limits from arm_smmu_device_hw_probe (§5.1). */
+export class ArmSmmuDevice {
+  readonly features: { twoLvlStrtab: boolean; twoLvlCdtab: boolean; stalls: boolean; stallForce: boolean; sva: boolean };
+  readonly ssidBits: number;
+  readonly sidBits: number;
+  readonly asidBits: number;
+  /** smmu->iommu.max_pasids = 1UL << ssid_bits (1 even when SSIDSIZE = 0). */
+  readonly maxPasids: number;
+  /** smmu->streams: SID -> master (an rb-tree in the kernel). */
+  readonly streams = new Map<number, ArmSmmuMaster>();
+  /** arm_smmu_domain_alloc_paging S2: smmu->vmid_map. */
+  private nextVmid = 1;
+
+  constructor(readonly params: SmmuParams) {
+    // arm_smmu_device_hw_probe(): IDR0 then IDR1.
+    this.sidBits = params.sidsize;
+    this.features = {
+      twoLvlStrtab: params.sidsize > STRTAB_SPLIT, // cleared when sid_bits <= STRTAB_SPLIT
+      twoLvlCdtab: params.cd2l,
+      stalls: params.stall !== 'none',
+      stallForce: params.stall === 'force',
+      sva: params.sva,
+    };
+    this.asidBits = params.asid16 ? 16 : 8;
+    this.ssidBits = params.ssidsize;
+    this.maxPasids = 2 ** params.ssidsize;
+  }
+
+  get name(): string {
+    return this.params.name;
+  }
+
+  get rfcCap(): boolean {
+    return this.params.rfcCap;
+  }
+
+  allocVmid(): number {
+    return this.nextVmid++;
+  }
+}
+
+/** arm_smmu_domain: what the driver adds to an iommu_domain. */
+export class ArmSmmuDomain {
+  /** arm_smmu_domain->devices: master_domain entries, (master, ssid). */
+  readonly masters = new Map<ArmSmmuMaster, Set<number>>();
+  constructor(
+    readonly smmu: ArmSmmuDevice,
+    readonly stage: 's1' | 's2',
+    /** The ASID from arm_smmu_asid_xa (S1 and SVA); 0 for S2. */
+    readonly asid: number,
+    /** The VMID for S2; 0 for S1. */
+    readonly vmid: number,
+  ) {}
+}
+
+/** A context descriptor as the driver builds it (arm_smmu_make_s1_cd / arm_smmu_make_sva_cd / the release CD). */
+export interface Cd {
+  asid: number;
+  domain: IommuDomain;
+  /** 's1': a DMA domain; 'sva': an mm's page table; 'fault': arm_smmu_mm_release's EPD0 fault-everything CD. */
+  kind: 's1' | 'sva' | 'fault';
+  /** CD.S: stall faults. */
+  stall: boolean;
+  /** CD.R: record faults. */
+  record: boolean;
+}
+
+/** The STE as the driver builds it (§5.5). */
+export type Ste =
+  | { config: 'abort' }
+  | { config: 'bypass' }
+  | { config: 's1'; s1dss: 'terminate' | 'bypass' | 'ssid0'; s1cdmax: number; s1fmt: 'linear' | '64k-l2'; s1stalld: boolean }
+  | { config: 's2'; vmid: number };
+
+/** struct arm_smmu_ctx_desc_cfg (§5.4). */
+export class CdTable {
+  /** Valid CDs by SSID (only valid ones are kept). An SSID >= 2^s1cdmax here was written out of bounds. */
+  readonly cds = new Map<number, Cd>();
+  /** L1 indexes whose 64 KB L2 leaf has been allocated (2-level only). */
+  readonly l2 = new Set<number>();
+  /** cd_table.used_ssids: valid CDs at SSID != 0. */
+  usedSsids = 0;
+
+  constructor(
+    readonly s1cdmax: number,
+    readonly linear: boolean,
+  ) {}
+
+  get maxContexts(): number {
+    return 2 ** this.s1cdmax;
+  }
+
+  get numL1Ents(): number {
+    return this.linear ? 0 : Math.ceil(this.maxContexts / CTXDESC_L2_ENTRIES);
+  }
+}
+
+/** struct arm_smmu_master (§5.2). */
+export class ArmSmmuMaster {
+  cdTable: CdTable | null = null;
+  ste: Ste = { config: 'abort' };
+  /** The domain attached to the RID (SSID 0 / no SSID). */
+  ridDomain: IommuDomain | null = null;
+
+  constructor(
+    readonly dev: Device,
+    readonly smmu: ArmSmmuDevice,
+    readonly sid: number,
+    readonly ssidBits: number,
+    readonly stallEnabled: boolean,
+  ) {}
+
+  get label(): string {
+    return `master:${this.dev.name}`;
+  }
+
+  /** cd_table.in_ste: the installed STE points at the CD table. */
+  get cdTableInSte(): boolean {
+    return this.ste.config === 's1';
+  }
+}
+
+/**
+ * arm_smmu_probe_device(): master->ssid_bits and stall_enabled (§5.2). PCI PASID enabling (arm_smmu_enable_pasid)
+ * is assumed to succeed whenever the capability is present.
+ */
+export function armSmmuProbeDevice(smmu: ArmSmmuDevice, dev: Device): ArmSmmuMaster {
+  let ssidBits = 0;
+  if (!dev.isPci && dev.pasidBits !== null) ssidBits = Math.min(smmu.ssidBits, dev.pasidBits); // "pasid-num-bits"
+  if (dev.isPci && dev.pasidBits !== null) ssidBits = Math.min(dev.pasidBits, smmu.ssidBits); // ilog2(pci_max_pasids)
+  if (!smmu.features.twoLvlCdtab) ssidBits = Math.min(ssidBits, CTXDESC_LINEAR_CDMAX);
+  const stallEnabled = (smmu.features.stalls && !dev.isPci && dev.dmaCanStall) || smmu.features.stallForce;
+  return new ArmSmmuMaster(dev, smmu, dev.sid, ssidBits, stallEnabled);
+}
+
+/** arm_smmu_insert_master(): -ERANGE for a SID outside the stream table, -ENODEV for an aliased SID (§5.3). */
+export function armSmmuInsertMaster(master: ArmSmmuMaster): KResult {
+  const smmu = master.smmu;
+  if (master.sid >= 2 ** smmu.sidBits) return err('ERANGE', `SID ${hex(master.sid)} is outside ${smmu.name}'s ${smmu.sidBits}-bit stream table`);
+  if (smmu.streams.has(master.sid)) return err('ENODEV', `SID ${hex(master.sid)} is already used by ${smmu.streams.get(master.sid)!.dev.name}`);
+  smmu.streams.set(master.sid, master);
+  return OK;
+}
+
+/** arm_smmu_alloc_cd_tables(): linear if !CD2L or max_contexts <= 1024, else 2-level with 64 KB leaves (§5.4). */
+function armSmmuAllocCdTables(k: Kernel, master: ArmSmmuMaster): CdTable {
+  if (master.cdTable) return master.cdTable;
+  const s1cdmax = master.ssidBits;
+  const linear = !master.smmu.features.twoLvlCdtab || 2 ** s1cdmax <= CTXDESC_L2_ENTRIES;
+  const t = new CdTable(s1cdmax, linear);
+  master.cdTable = t;
+  if (k.tr.on) k.tr.set(master.label, 'cd_table', { s1cdmax, fmt: linear ? 'linear' : '64k-l2', l1_ents: t.numL1Ents });
+  return t;
+}
+
+/**
+ * arm_smmu_write_cd_entry() through arm_smmu_get_cd_ptr()/arm_smmu_alloc_cd_ptr(): writes (or clears, with null) the
+ * CD at `ssid` and keeps used_ssids. Like the kernel there is no bounds check: an SSID at or past 2^s1cdmax lands
+ * outside the table (the §5.2 mismatch, R4); the invariant checker reports it.
+ */
+export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: number, cd: Cd | null): void {
+  const t = master.cdTable ?? armSmmuAllocCdTables(k, master);
+  if (!t.linear && cd) {
+    const l1 = Math.floor(ssid / CTXDESC_L2_ENTRIES);
+    if (l1 < t.numL1Ents && !t.l2.has(l1)) {
+      t.l2.add(l1); // lazy 64 KB leaf, L1 descriptor written, then a non-leaf CFGI_CD
+      if (k.tr.on) k.tr.set(master.label, `l1[${l1}]`, 'valid');
+    }
+  }
+  const old = t.cds.get(ssid);
+  if (cd) t.cds.set(ssid, cd);
+  else t.cds.delete(ssid);
+  if (ssid !== 0) {
+    if (!old && cd) t.usedSsids++;
+    else if (old && !cd) t.usedSsids--;
+  }
+  k.dirty.masters.add(master);
+  k.dirty.cd(master, ssid);
+  if (k.tr.on) {
+    k.tr.set(master.label, `cd[${ssid}]`, cd ? cdJson(cd) : null, old ? cdJson(old) : null);
+    if (cd && ssid >= t.maxContexts) k.tr.note(`CD ${ssid} written past the end of ${master.dev.name}'s ${t.maxContexts}-entry CD table`);
+  }
+}
+
+function cdJson(cd: Cd): { asid: number; kind: string; s: boolean; r: boolean; domain: string } {
+  return { asid: cd.asid, kind: cd.kind, s: cd.stall, r: cd.record, domain: cd.domain.label };
+}
+
+/** arm_smmu_install_ste_for_dev(): the STE changes (and, with hardware, a CFGI_STE + CMD_SYNC). */
+function installSte(k: Kernel, master: ArmSmmuMaster, ste: Ste): void {
+  const from = steLabel(master.ste);
+  master.ste = ste;
+  k.dirty.masters.add(master);
+  if (k.tr.on && from !== steLabel(ste)) k.tr.set(master.label, 'ste', steLabel(ste), from);
+}
+
+export function steLabel(ste: Ste): string {
+  switch (ste.config) {
+    case 's1':
+      return `cdtable/${ste.s1dss}`;
+    case 's2':
+      return 's2';
+    default:
+      return ste.config;
+  }
+}
+
+/** arm_smmu_make_cdtable_ste() (§5.5). */
+function makeCdtableSte(master: ArmSmmuMaster, s1dss: 'terminate' | 'bypass' | 'ssid0'): Ste {
+  const t = master.cdTable!;
+  return {
+    config: 's1',
+    s1dss,
+    s1cdmax: t.s1cdmax,
+    s1fmt: t.linear ? 'linear' : '64k-l2',
+    s1stalld: master.smmu.features.stalls && !master.stallEnabled,
+  };
+}
+
+function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
+  const sd = domain.smmuDomain;
+  if (!sd) return;
+  let s = sd.masters.get(master);
+  if (on) {
+    if (!s) sd.masters.set(master, (s = new Set()));
+    s.add(ssid);
+  } else if (s) {
+    s.delete(ssid);
+    if (s.size === 0) sd.masters.delete(master);
+  }
+}
+
+/** arm_smmu_attach_dev() and the identity/blocked attach_dev (RID attach, §5.5-§5.6). */
+export function armSmmuAttachDev(k: Kernel, domain: IommuDomain, dev: Device): KResult {
+  const master = dev.master;
+  const fn = 'arm_smmu_attach_dev';
+  if (k.tr.on) k.tr.enter(fn, { dev: dev.name, domain: domain.label });
+  const sd = domain.smmuDomain;
+  if (sd && sd.smmu !== master.smmu) return k.tr.leave(fn, err('EINVAL', `${domain.label} belongs to ${sd.smmu.name}, ${dev.name} sits behind ${master.smmu.name}`));
+  const inUse = (master.cdTable?.usedSsids ?? 0) > 0; // arm_smmu_ssids_in_use()
+  if (domain.type === 'S2' && inUse) return k.tr.leave(fn, err('EBUSY', `${dev.name} has ${master.cdTable!.usedSsids} PASID(s) in use; the RID cannot move to an S2 domain`));
+  const old = master.ridDomain;
+  if (old) setMasterDomain(master, old, 0, false);
+  switch (domain.type) {
+    case 'DMA':
+      armSmmuWriteCdEntry(k, master, 0, { asid: sd!.asid, domain, kind: 's1', stall: master.stallEnabled, record: true });
+      installSte(k, master, makeCdtableSte(master, 'ssid0'));
+      setMasterDomain(master, domain, 0, true);
+      break;
+    case 'IDENTITY':
+    case 'BLOCKED':
+      if (master.cdTable?.cds.has(0)) armSmmuWriteCdEntry(k, master, 0, null);
+      if (inUse) installSte(k, master, makeCdtableSte(master, domain.type === 'IDENTITY' ? 'bypass' : 'terminate'));
+      else installSte(k, master, { config: domain.type === 'IDENTITY' ? 'bypass' : 'abort' });
+      break;
+    case 'S2':
+      if (master.cdTable?.cds.has(0)) armSmmuWriteCdEntry(k, master, 0, null);
+      installSte(k, master, { config: 's2', vmid: sd!.vmid });
+      setMasterDomain(master, domain, 0, true);
+      break;
+    case 'SVA':
+      return k.tr.leave(fn, err('EINVAL', 'an SVA domain cannot be attached to a RID'));
+  }
+  master.ridDomain = domain;
+  return k.tr.leave(fn, OK);
+}
+
+/** arm_smmu_set_pasid() (§5.6): shared by S1 paging domains and SVA domains. */
+function armSmmuSetPasid(k: Kernel, master: ArmSmmuMaster, domain: IommuDomain, pasid: number, cd: Cd): KResult {
+  const fn = 'arm_smmu_set_pasid';
+  if (k.tr.on) k.tr.enter(fn, { master: master.dev.name, domain: domain.label, pasid });
+  const sd = domain.smmuDomain!;
+  if (sd.smmu !== master.smmu) return k.tr.leave(fn, err('EINVAL', `${domain.label} belongs to ${sd.smmu.name}, ${master.dev.name} sits behind ${master.smmu.name}`));
+  const rid = master.ridDomain?.type;
+  if (!master.cdTableInSte && rid !== 'IDENTITY' && rid !== 'BLOCKED') {
+    return k.tr.leave(fn, err('EINVAL', `${master.dev.name}'s STE is not a CD-table STE and its RID domain is ${rid ?? 'none'}`));
+  }
+  // arm_smmu_attach_prepare() -> arm_smmu_enable_iopf(): 0 without stall; -EOPNOTSUPP with more than one stream.
+  // Every modelled master has exactly one stream, so that path cannot be taken here.
+  armSmmuWriteCdEntry(k, master, pasid, cd);
+  setMasterDomain(master, domain, pasid, true);
+  if (!master.cdTableInSte) installSte(k, master, makeCdtableSte(master, rid === 'IDENTITY' ? 'bypass' : 'terminate'));
+  return k.tr.leave(fn, OK);
+}
+
+/** arm_smmu_blocking_set_dev_pasid(): the blocked domain's set_dev_pasid, i.e. the detach of one PASID (§5.6). */
+export function armSmmuBlockingSetDevPasid(k: Kernel, dev: Device, pasid: number, old: IommuDomain | null): KResult {
+  const master = dev.master;
+  const fn = 'arm_smmu_blocking_set_dev_pasid';
+  if (k.tr.on) k.tr.enter(fn, { dev: dev.name, pasid, old: old?.label ?? null });
+  if (master.cdTable?.cds.has(pasid)) armSmmuWriteCdEntry(k, master, pasid, null);
+  if (old) setMasterDomain(master, old, pasid, false);
+  const rid = master.ridDomain;
+  if (master.cdTable && master.cdTable.usedSsids === 0 && rid && (rid.type === 'IDENTITY' || rid.type === 'BLOCKED')) {
+    armSmmuAttachDev(k, rid, dev); // downgrades the STE back to plain bypass/abort
+  }
+  return k.tr.leave(fn, OK);
+}
+
+/**
+ * The set_dev_pasid op of `domain` (iommu_domain_ops::set_dev_pasid), or null when the domain type has none.
+ * [I] The identity and S2 paths: the identity domain's ops have no set_dev_pasid on SMMUv3 in 6.17, and the paging
+ * ops refuse a non-S1 stage with -EINVAL.
+ */
+export function setDevPasidOp(domain: IommuDomain): ((k: Kernel, dev: Device, pasid: number, old: IommuDomain | null) => KResult) | null {
+  switch (domain.type) {
+    case 'SVA':
+      return (k, dev, pasid) => armSmmuSvaSetDevPasid(k, domain, dev, pasid);
+    case 'DMA':
+    case 'S2':
+      return (k, dev, pasid) => armSmmuS1SetDevPasid(k, domain, dev, pasid);
+    case 'BLOCKED':
+      return (k, dev, pasid, old) => armSmmuBlockingSetDevPasid(k, dev, pasid, old);
+    case 'IDENTITY':
+      return null;
+  }
+}
+
+/** arm_smmu_s1_set_dev_pasid(): a paging (DMA) domain at a PASID, as idxd's kernel PASID uses. */
+function armSmmuS1SetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number): KResult {
+  const sd = domain.smmuDomain!;
+  if (sd.stage !== 's1') return err('EINVAL', `${domain.label} is not a stage-1 domain`);
+  const master = dev.master;
+  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true });
+}
+
+/** arm_smmu_sva_set_dev_pasid() (§5.6). */
+function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number): KResult {
+  const fn = 'arm_smmu_sva_set_dev_pasid';
+  if (k.tr.on) k.tr.enter(fn, { dev: dev.name, domain: domain.label, pasid });
+  const master = dev.master;
+  if (!master.smmu.features.sva) return k.tr.leave(fn, err('EOPNOTSUPP', `${master.smmu.name} lacks FEAT_SVA`));
+  if (!domain.mm || domain.mm.mmUsers === 0) return k.tr.leave(fn, err('EINVAL', `mmget_not_zero(${domain.mm?.label}) failed: the process has exited`));
+  // arm_smmu_make_sva_cd(): V, AA64, R, A, ASET, EPD1, S = stall_enabled, the domain's ASID, TTB0 = mm->pgd.
+  const cd: Cd = { asid: domain.smmuDomain!.asid, domain, kind: 'sva', stall: master.stallEnabled, record: true };
+  return k.tr.leave(fn, armSmmuSetPasid(k, master, domain, pasid, cd));
+}
+
+/** The driver-global ASID allocator: xa_alloc(&arm_smmu_asid_xa, ..., XA_LIMIT(1, 2^asid_bits - 1)) (§5.7). */
+function armSmmuAllocAsid(k: Kernel, smmu: ArmSmmuDevice): number {
+  const asid = k.asidXa.allocRange(1, 2 ** smmu.asidBits - 1);
+  if (asid >= 0 && k.tr.on) k.tr.set('arm_smmu_asid_xa', String(asid), 'allocated');
+  return asid;
+}
+
+/** arm_smmu_sva_domain_alloc() (§5.7): -EOPNOTSUPP without FEAT_SVA, -EBUSY when the ASID space is full. */
+export function armSmmuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResult<{ smmuDomain: ArmSmmuDomain }> {
+  const smmu = dev.master.smmu;
+  if (!smmu.features.sva) return err('EOPNOTSUPP', `${smmu.name} lacks FEAT_SVA`);
+  const asid = armSmmuAllocAsid(k, smmu);
+  if (asid < 0) return err('EBUSY', `arm_smmu_asid_xa is full (${smmu.asidBits}-bit ASIDs on ${smmu.name}); mm ${mm.label} gets no domain`);
+  return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's1', asid, 0) };
+}
+
+/** arm_smmu_domain_alloc_paging(): an S1 (DMA) domain takes an ASID from the same global xarray; S2 takes a VMID. */
+export function armSmmuDomainAllocPaging(k: Kernel, smmu: ArmSmmuDevice, stage: 's1' | 's2'): KResult<{ smmuDomain: ArmSmmuDomain }> {
+  if (stage === 's2') return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's2', 0, smmu.allocVmid()) };
+  const asid = armSmmuAllocAsid(k, smmu);
+  if (asid < 0) return err('EBUSY', `arm_smmu_asid_xa is full (${smmu.asidBits}-bit ASIDs on ${smmu.name})`);
+  return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's1', asid, 0) };
+}
+
+/** arm_smmu_domain_free*(): TLBI by ASID, xa_erase of the ASID (and mmu_notifier_put for SVA). */
+export function armSmmuDomainFree(k: Kernel, domain: IommuDomain): void {
+  const sd = domain.smmuDomain;
+  if (!sd || sd.asid === 0) return;
+  k.asidXa.free(sd.asid);
+  if (k.tr.on) {
+    k.tr.note(`TLBI_NH_ASID asid=${sd.asid} on ${sd.smmu.name}`);
+    k.tr.set('arm_smmu_asid_xa', String(sd.asid), null, 'allocated');
+  }
+}
+
+/**
+ * arm_smmu_mm_release(): the mmu-notifier release at exit_mmap. Every CD of the SVA domain becomes a valid
+ * fault-everything CD (EPD0); unless the SMMU is STALL_FORCE, S = 0 and R = 0, so faults are neither stalled nor
+ * recorded (§5.7). Then TLBI by ASID and a full ATC invalidation.
+ */
+export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
+  const sd = domain.smmuDomain!;
+  const fn = 'arm_smmu_mm_release';
+  if (k.tr.on) k.tr.enter(fn, { domain: domain.label });
+  const force = sd.smmu.features.stallForce;
+  for (const [master, ssids] of sd.masters) {
+    for (const ssid of ssids) armSmmuWriteCdEntry(k, master, ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
+  }
+  if (k.tr.on) k.tr.note(`TLBI_NH_ASID asid=${sd.asid}; ATC_INV all`);
+  k.tr.leave(fn, OK);
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
