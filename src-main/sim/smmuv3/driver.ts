@@ -334,8 +334,8 @@ export function armSmmuBlockingSetDevPasid(k: Kernel, dev: Device, pasid: number
 
 /**
  * The set_dev_pasid op of `domain` (iommu_domain_ops::set_dev_pasid), or null when the domain type has none.
- * [I] The identity and S2 paths: the identity domain's ops have no set_dev_pasid on SMMUv3 in 6.17, and the paging
- * ops refuse a non-S1 stage with -EINVAL.
+ * arm_smmu_identity_ops has only .attach_dev [V: arm-smmu-v3.c], so an identity domain at a PASID is -EOPNOTSUPP in
+ * the core. [I] Paging domains share arm_smmu_domain_ops; its s1 set_dev_pasid refuses an S2 stage with -EINVAL.
  */
 export function setDevPasidOp(domain: IommuDomain): ((k: Kernel, dev: Device, pasid: number, old: IommuDomain | null) => KResult) | null {
   switch (domain.type) {
