@@ -7,6 +7,7 @@ import type { SocConfig } from '../../shared/soc-config.js';
 import type { Op, PolicyName } from '../../shared/steps.js';
 import type { TraceRecord } from '../sim/kernel/trace.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
+import type { IommuDomain, IommuSva, MmStruct } from '../sim/kernel/structs.js';
 import { buildSoc, type BootReport } from '../sim/soc.js';
 import { applyOp } from './apply.js';
 import { checkDirty, markAll } from './invariants.js';
@@ -19,10 +20,30 @@ export interface LabOptions {
   trace?: boolean;
 }
 
+/**
+ * What a step touched, by name: enough for a view to refresh exactly those parts (compact diffs for the UI)
+ * without rebuilding the whole state. Always recorded, whether invariants are checked or not.
+ */
+export interface Touched {
+  devices: string[];
+  groups: string[];
+  processes: string[];
+  mms: MmStruct[];
+  domains: IommuDomain[];
+  bonds: IommuSva[];
+  /** PASID numbers whose global IDA or mm ownership may have changed. */
+  pasids: number[];
+  /** pasid_array slots, as [group name, PASID]. */
+  slots: [string, number][];
+  /** CDs written, as [device name, SSID]. */
+  cds: [string, number][];
+}
+
 export interface StepRecord {
   index: number;
   op: Op;
   result: StepResult;
+  touched: Touched;
   /** Invariant violations this step caused. */
   findings: Finding[];
   trace: TraceRecord[];
@@ -58,7 +79,6 @@ export class Lab {
     this.records = [];
     this.open.clear();
     this.bootTrace = kernel.tr.drain();
-    kernel.dirty.on = this.check;
     if (this.check) {
       markAll(kernel);
       this.bootFindings = this.collect(-1);
@@ -75,14 +95,15 @@ export class Lab {
     const trace = this.kernel.tr.drain();
     if (result.rejected !== undefined) {
       this.kernel.dirty.clear();
-      return { index, op, result, findings: [], trace: [] };
+      return { index, op, result, touched: EMPTY_TOUCHED, findings: [], trace: [] };
     }
+    const touched = touchedBy(this.kernel);
     const findings = this.check ? this.collect(index) : [];
     if (result.crossed) {
       findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}` });
     }
     if (!this.check) this.kernel.dirty.clear();
-    const rec: StepRecord = { index, op, result, findings, trace };
+    const rec: StepRecord = { index, op, result, touched, findings, trace };
     this.records.push(rec);
     return rec;
   }
@@ -128,4 +149,28 @@ export class Lab {
     }
     return fresh;
   }
+}
+
+const EMPTY_TOUCHED: Touched = Object.freeze({ devices: [], groups: [], processes: [], mms: [], domains: [], bonds: [], pasids: [], slots: [], cds: [] }) as unknown as Touched;
+
+function touchedBy(k: Kernel): Touched {
+  const d = k.dirty;
+  const devices = new Set<string>();
+  for (const m of d.masters) devices.add(m.dev.name);
+  for (const g of d.groups) for (const dev of g.devices) devices.add(dev.name);
+  const slots: [string, number][] = [];
+  for (const [g, ps] of d.slots) for (const p of ps) slots.push([g.name, p]);
+  const cds: [string, number][] = [];
+  for (const [m, ss] of d.cds) for (const s of ss) cds.push([m.dev.name, s]);
+  return {
+    devices: [...devices],
+    groups: [...d.groups].map((g) => g.name),
+    processes: [...d.processes].map((p) => p.name),
+    mms: [...d.mms],
+    domains: [...d.domains],
+    bonds: [...d.handles],
+    pasids: [...d.pasids],
+    slots,
+    cds,
+  };
 }

@@ -5,68 +5,110 @@
 import { IOMMU_PASID_INVALID } from '../sim/kernel/constants.js';
 import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
+import type { Device, IommuDomain, IommuGroup, IommuSva, MmStruct, Process } from '../sim/kernel/structs.js';
 import { steLabel } from '../sim/smmuv3/driver.js';
 
 export type View = Record<string, unknown>;
 
 const pasidOrNull = (p: number): number | null => (p === IOMMU_PASID_INVALID ? null : p);
 
+/** One device: its master, STE, CD table and its group's pasid_array (cds and pasid_array may be large). */
+export function deviceView(k: Kernel, d: Device): View {
+  return { ...deviceHeader(d), cds: cdsView(d), pasid_array: pasidArrayView(d.group.pasidArray.list()) };
+}
+
+/** A device without its per-SSID maps: what changes when its STE, CD-table shape or WQs change. */
+export function deviceHeader(d: Device): View {
+  const m = d.master;
+  const t = m.cdTable;
+  return {
+    kind: d.kind,
+    smmu: d.smmu.name,
+    sid: d.sid,
+    group: d.group.name,
+    max_pasids: d.maxPasids,
+    ssid_bits: m.ssidBits,
+    stall_enabled: m.stallEnabled,
+    driver_pasid: d.driverPasid,
+    ste: steLabel(m.ste),
+    cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: [...t.l2].sort((a, b) => a - b) } : null,
+    wqs: Object.fromEntries(d.wqs.map((w) => [w.name, { mode: w.mode, open: w.owner !== null, wqcfg_pasid: pasidOrNull(w.wqcfgPasid) }])),
+    driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
+  };
+}
+
+/** The valid CD at `ssid` of a device, or null. */
+export function cdView(d: Device, ssid: number): View | null {
+  const cd = d.master.cdTable?.cds.get(ssid);
+  return cd ? { asid: cd.asid, kind: cd.kind, owner: cd.domain.mm?.label ?? cd.domain.label, s: cd.stall, r: cd.record } : null;
+}
+
+function cdsView(d: Device): View {
+  const out: View = {};
+  const t = d.master.cdTable;
+  if (t) for (const ssid of [...t.cds.keys()].sort((a, b) => a - b)) out[ssid] = cdView(d, ssid);
+  return out;
+}
+
+export function groupView(g: IommuGroup): View {
+  return { devices: g.devices.map((d) => d.name), domain: g.domain?.label ?? null, pasid_array: pasidArrayView(g.pasidArray.list()) };
+}
+
+export function processView(p: Process): View {
+  const im = p.mm.iommuMm;
+  return {
+    pid: p.pid,
+    alive: p.alive,
+    mm: p.mm.label,
+    pasid: im ? pasidOrNull(im.pasid) : null,
+    threads: Object.fromEntries([...p.threads.values()].map((t) => [t.name, { pasid_activated: t.pasidActivated, ia32_pasid: t.ia32Pasid }])),
+    files: (p.alive ? p.fds : p.kept).map((f) => ({ device: f.dev.name, wq: f.wq?.name ?? null, pasid: f.pasid, bond: f.handle.label })),
+  };
+}
+
+/** An mm, or null once __mmdrop freed it. */
+export function mmView(mm: MmStruct): View | null {
+  if (mm.freed) return null;
+  const im = mm.iommuMm;
+  return {
+    mm_users: mm.mmUsers,
+    mm_count: mm.mmCount,
+    pasid: im ? pasidOrNull(im.pasid) : null,
+    pasid_global: im ? im.pasidGlobal : null,
+    sva_domains: im ? im.svaDomains.map((d) => d.label) : [],
+  };
+}
+
+/** A domain, or null once freed. */
+export function domainView(d: IommuDomain): View | null {
+  return d.freed ? null : { type: d.type, asid: d.smmuDomain?.asid ?? null, users: d.users, smmu: d.smmuDomain?.smmu.name ?? null };
+}
+
+/** A bond, or null once its last user is gone. */
+export function bondView(k: Kernel, h: IommuSva): View | null {
+  return k.handles.has(h) ? { users: h.users, dev: h.dev.name, mm: h.domain.mm?.label ?? null, pasid: k.policy.getPasid(h), domain: h.domain.label } : null;
+}
+
+export function kernelPasidsView(k: Kernel): View {
+  const out: View = {};
+  for (const kp of k.kernelPasids.values()) out[kp.name] = { device: kp.dev.name, pasid: kp.pasid, from_ida: kp.fromIda };
+  return out;
+}
+
+/** The whole state. O(state): for scenario checks, the shell and first renders; steps report what they touched. */
 export function stateView(k: Kernel): View {
   const devices: View = {};
-  for (const d of k.devices.values()) {
-    const m = d.master;
-    const t = m.cdTable;
-    const cds: View = {};
-    if (t) for (const [ssid, cd] of [...t.cds].sort((a, b) => a[0] - b[0])) cds[ssid] = { asid: cd.asid, kind: cd.kind, owner: cd.domain.mm?.label ?? cd.domain.label, s: cd.stall, r: cd.record };
-    devices[d.name] = {
-      kind: d.kind,
-      smmu: d.smmu.name,
-      sid: d.sid,
-      group: d.group.name,
-      max_pasids: d.maxPasids,
-      ssid_bits: m.ssidBits,
-      stall_enabled: m.stallEnabled,
-      ste: steLabel(m.ste),
-      cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: [...t.l2].sort((a, b) => a - b) } : null,
-      cds,
-      pasid_array: pasidArrayView(d.group.pasidArray.list()),
-      wqs: Object.fromEntries(d.wqs.map((w) => [w.name, { mode: w.mode, open: w.owner !== null, wqcfg_pasid: pasidOrNull(w.wqcfgPasid) }])),
-      driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
-    };
-  }
+  for (const d of k.devices.values()) devices[d.name] = deviceView(k, d);
   const groups: View = {};
-  for (const g of k.groups) {
-    groups[g.name] = { devices: g.devices.map((d) => d.name), domain: g.domain?.label ?? null, pasid_array: pasidArrayView(g.pasidArray.list()) };
-  }
+  for (const g of k.groups) groups[g.name] = groupView(g);
   const processes: View = {};
-  for (const p of k.processes.values()) {
-    const im = p.mm.iommuMm;
-    processes[p.name] = {
-      pid: p.pid,
-      alive: p.alive,
-      mm: p.mm.label,
-      pasid: im ? pasidOrNull(im.pasid) : null,
-      threads: Object.fromEntries([...p.threads.values()].map((t) => [t.name, { pasid_activated: t.pasidActivated, ia32_pasid: t.ia32Pasid }])),
-      files: (p.alive ? p.fds : p.kept).map((f) => ({ device: f.dev.name, wq: f.wq?.name ?? null, pasid: f.pasid, bond: f.handle.label })),
-    };
-  }
+  for (const p of k.processes.values()) processes[p.name] = processView(p);
   const mms: View = {};
-  for (const mm of k.mms) {
-    const im = mm.iommuMm;
-    mms[mm.label] = {
-      mm_users: mm.mmUsers,
-      mm_count: mm.mmCount,
-      pasid: im ? pasidOrNull(im.pasid) : null,
-      pasid_global: im ? im.pasidGlobal : null,
-      sva_domains: im ? im.svaDomains.map((d) => d.label) : [],
-    };
-  }
+  for (const mm of k.mms) mms[mm.label] = mmView(mm);
   const domains: View = {};
-  for (const d of k.domains) domains[d.label] = { type: d.type, asid: d.smmuDomain?.asid ?? null, users: d.users, smmu: d.smmuDomain?.smmu.name ?? null };
+  for (const d of k.domains) domains[d.label] = domainView(d);
   const bonds: View = {};
-  for (const h of [...k.handles].sort((a, b) => a.id - b.id)) bonds[h.label] = { users: h.users, dev: h.dev.name, mm: h.domain.mm?.label ?? null, pasid: k.policy.getPasid(h), domain: h.domain.label };
-  const kernel_pasids: View = {};
-  for (const kp of k.kernelPasids.values()) kernel_pasids[kp.name] = { device: kp.dev.name, pasid: kp.pasid, from_ida: kp.fromIda };
+  for (const h of [...k.handles].sort((a, b) => a.id - b.id)) bonds[h.label] = bondView(k, h);
   return {
     policy: k.policy.name,
     arch: k.arch,
@@ -79,7 +121,7 @@ export function stateView(k: Kernel): View {
     mms,
     domains,
     bonds,
-    kernel_pasids,
+    kernel_pasids: kernelPasidsView(k),
   };
 }
 

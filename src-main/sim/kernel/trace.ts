@@ -75,7 +75,6 @@ function toJson(v: unknown): Json {
  * (issue 2). Keys are the objects themselves; the checker re-verifies exactly these.
  */
 export class Dirty<G, M, D, H, A, P> {
-  on = true;
   readonly groups = new Set<G>();
   readonly mms = new Set<M>();
   readonly domains = new Set<D>();

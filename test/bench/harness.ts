@@ -1,0 +1,130 @@
+/**
+ * Small benchmark helpers: a seeded PRNG, high-resolution timing with warm-up and medians, heap measurement and
+ * table formatting. Benchmarks print figures; they never assert.
+ */
+
+/** mulberry32: a tiny deterministic 32-bit PRNG. Returns a function giving uniform integers in [0, 2^32). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** Uniform integer in [0, n) from a mulberry32 stream (n < 2^32; the modulo bias is irrelevant here). */
+export function below(rnd: () => number, n: number): number {
+  return rnd() % n;
+}
+
+export function now(): bigint {
+  return process.hrtime.bigint();
+}
+
+/** Seconds elapsed since `t0` (a process.hrtime.bigint() value). */
+export function since(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+export interface Sample {
+  /** Operations in one repetition. */
+  ops: number;
+  /** Seconds the repetition took. */
+  secs: number;
+}
+
+export interface Rate {
+  /** Median operations per second over the repetitions. */
+  opsPerSec: number;
+  /** Median seconds per operation (1 / opsPerSec of the median repetition's rate). */
+  secsPerOp: number;
+  /** Every repetition's rate, in run order. */
+  rates: number[];
+  reps: number;
+}
+
+/** Median rate of samples (warm-up samples must already be left out). */
+export function rateOf(samples: Sample[]): Rate {
+  const rates = samples.map((s) => s.ops / s.secs);
+  const r = median(rates);
+  return { opsPerSec: r, secsPerOp: 1 / r, rates, reps: samples.length };
+}
+
+/**
+ * Runs `rep` (which does its own setup outside its timed region and returns what it timed) `warmup` times unrecorded,
+ * then `reps` times, and returns the median rate.
+ */
+export function measure(warmup: number, reps: number, rep: (i: number) => Sample): Rate {
+  for (let i = 0; i < warmup; i++) rep(-1 - i);
+  const out: Sample[] = [];
+  for (let i = 0; i < reps; i++) out.push(rep(i));
+  return rateOf(out);
+}
+
+type GcFn = () => void;
+
+/** global.gc when node runs with --expose-gc, else null. */
+export function gcFn(): GcFn | null {
+  const g = (globalThis as { gc?: unknown }).gc;
+  return typeof g === 'function' ? (g as GcFn) : null;
+}
+
+/** Heap in use after a full collection when gc is exposed; otherwise the current (noisier) figure. */
+export function heapUsed(): number {
+  const gc = gcFn();
+  if (gc) {
+    gc();
+    gc();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+export function fmtInt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtRate(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M/s`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k/s`;
+  return `${n.toFixed(1)} /s`;
+}
+
+export function fmtBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const a = Math.abs(n);
+  if (a >= 1 << 20) return `${(n / (1 << 20)).toFixed(2)} MiB`;
+  if (a >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${Math.round(n)} B`;
+}
+
+export function fmtUs(secs: number): string {
+  return `${(secs * 1e6).toFixed(2)} µs`;
+}
+
+/** A plain text table: the first row is the header. Numbers should already be formatted. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of rows.slice(1)) out.push(line(r));
+  return out.join('\n');
+}
+
+/** "ok" or a clearly visible miss marker. */
+export function verdict(met: boolean | null): string {
+  if (met === null) return '-';
+  return met ? 'ok' : '** BELOW TARGET **';
+}
