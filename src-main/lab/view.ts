@@ -91,7 +91,7 @@ export function bondView(k: Kernel, h: IommuSva): View | null {
 
 export function kernelPasidsView(k: Kernel): View {
   const out: View = {};
-  for (const kp of k.kernelPasids.values()) out[kp.name] = { device: kp.dev.name, pasid: kp.pasid, from_ida: kp.fromIda };
+  for (const kp of k.kernelPasids.values()) out[kp.name] = { device: kp.dev.name, pasid: kp.pasid, from_ida: kp.fromIda, source: kp.source };
   return out;
 }
 

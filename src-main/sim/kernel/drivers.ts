@@ -8,7 +8,7 @@
  */
 import { IOMMU_PASID_INVALID } from './constants.js';
 import { err, type KResult } from './errno.js';
-import { iommuAttachDevicePasid, iommuDetachDevicePasid, iommuFreeGlobalPasid, iommuGetDomainForDev } from './iommu.js';
+import { iommuAttachDevicePasid, iommuDetachDevicePasid, iommuGetDomainForDev } from './iommu.js';
 import type { Kernel } from './kernel.js';
 import { KernelPasid, OpenFile, type Device, type Process, type WorkQueue } from './structs.js';
 
@@ -61,12 +61,12 @@ export function idxdEnableSystemPasid(k: Kernel, dev: Device, name: string): KRe
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, as: name });
   const domain = iommuGetDomainForDev(dev);
   if (!domain) return k.tr.leave(fn, err('EPERM', `${dev.name} has no domain`));
-  const pasid = k.policy.allocKernelPasid(k, dev);
-  if (pasid === IOMMU_PASID_INVALID) return k.tr.leave(fn, err('ENOSPC', `no global PASID free in [1, ${dev.maxPasids - 1}] for ${dev.name}`));
-  const kp = new KernelPasid(name, dev, pasid, true, domain);
+  const { pasid, source } = k.policy.allocKernelPasid(k, dev);
+  if (pasid === IOMMU_PASID_INVALID) return k.tr.leave(fn, err('ENOSPC', `no ${source === 'global' ? 'global' : "driver-owned"} PASID free in [1, ${dev.maxPasids - 1}] for ${dev.name}`));
+  const kp = new KernelPasid(name, dev, pasid, source, domain);
   const r = iommuAttachDevicePasid(k, domain, dev, pasid, null, kp);
   if (!r.ok) {
-    iommuFreeGlobalPasid(k, pasid);
+    k.policy.freeKernelPasid(k, dev, pasid, source);
     return k.tr.leave(fn, r);
   }
   k.kernelPasids.set(name, kp);
@@ -81,7 +81,7 @@ export function idxdEnableSystemPasid(k: Kernel, dev: Device, name: string): KRe
 export function driverAttachKernelPasid(k: Kernel, dev: Device, pasid: number, name: string): KResult<{ kp: KernelPasid }> {
   const domain = iommuGetDomainForDev(dev);
   if (!domain) return err('EPERM', `${dev.name} has no domain`);
-  const kp = new KernelPasid(name, dev, pasid, false, domain);
+  const kp = new KernelPasid(name, dev, pasid, 'chosen', domain);
   const r = iommuAttachDevicePasid(k, domain, dev, pasid, null, kp);
   if (!r.ok) return r;
   k.kernelPasids.set(name, kp);
@@ -93,7 +93,7 @@ export function idxdDisableSystemPasid(k: Kernel, kp: KernelPasid): void {
   const fn = 'idxd_disable_system_pasid';
   if (k.tr.on) k.tr.enter(fn, { dev: kp.dev.name, pasid: kp.pasid });
   iommuDetachDevicePasid(k, kp.domain, kp.dev, kp.pasid);
-  if (kp.fromIda) iommuFreeGlobalPasid(k, kp.pasid);
+  if (kp.source !== 'chosen') k.policy.freeKernelPasid(k, kp.dev, kp.pasid, kp.source);
   k.kernelPasids.delete(kp.name);
   k.tr.leave(fn, null);
 }

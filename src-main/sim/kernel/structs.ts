@@ -66,10 +66,18 @@ export class KernelPasid {
     readonly name: string,
     readonly dev: Device,
     readonly pasid: number,
-    /** True when the number came from iommu_alloc_global_pasid (idxd); false for a driver-chosen number (S8.3). */
-    readonly fromIda: boolean,
+    /**
+     * Where the number came from: the global IDA (iommu_alloc_global_pasid, idxd), the driver's own IDA (driver-pasid
+     * policy, §11.2 R5), or a number the driver chose without any allocator (S8.3).
+     */
+    readonly source: 'global' | 'driver' | 'chosen',
     readonly domain: IommuDomain,
   ) {}
+
+  /** Held in the global IDA. */
+  get fromIda(): boolean {
+    return this.source === 'global';
+  }
 
   get label(): string {
     return `kernel:${this.name}`;

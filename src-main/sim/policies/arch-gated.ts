@@ -141,7 +141,8 @@ export const archGated: Policy = {
     if (mm.iommuMm && !mm.iommuMm.pasidGlobal) setMmIommuMm(k, mm, null);
     else mainline.mmPasidDrop(k, mm);
   },
-  allocKernelPasid: (k, dev) => (k.enqcmd ? mainline.allocKernelPasid(k, dev) : allocKernelPasidAvoidingGroup(k, dev)),
+  allocKernelPasid: (k, dev) => (k.enqcmd ? mainline.allocKernelPasid(k, dev) : { pasid: allocKernelPasidAvoidingGroup(k, dev), source: 'global' }),
+  freeKernelPasid: (k, dev, pasid, source) => mainline.freeKernelPasid(k, dev, pasid, source),
   mmEnqcmdPasid: (mm) => (mm.iommuMm && mm.iommuMm.pasidGlobal ? mm.iommuMm.pasid : null),
   claimsGlobalNumber: (_group, e) => !(e.tag === 'HANDLE' && e.handle.pasid !== IOMMU_PASID_INVALID),
 };

@@ -97,7 +97,19 @@ export const driverPasid: Policy = {
     if (mm.iommuMm && !mm.iommuMm.pasidGlobal) setMmIommuMm(k, mm, null);
     else mainline.mmPasidDrop(k, mm);
   },
-  allocKernelPasid: (k, dev) => mainline.allocKernelPasid(k, dev),
+  // §11.2 R5: "the driver owns the whole space, so it can reserve its kernel PASIDs in the same IDA".
+  allocKernelPasid(k, dev) {
+    if (!driverOwned(k, dev)) return mainline.allocKernelPasid(k, dev);
+    const pasid = dev.driverIda!.allocRange(1, dev.maxPasids - 1);
+    if (k.tr.on && pasid >= 0) k.tr.set(`${dev.name}:driver_ida`, String(pasid), 'allocated');
+    return { pasid: pasid < 0 ? IOMMU_PASID_INVALID : pasid, source: 'driver' };
+  },
+  freeKernelPasid(k, dev, pasid, source) {
+    if (source === 'global') return mainline.freeKernelPasid(k, dev, pasid, source);
+    dev.driverIda?.free(pasid);
+    if (k.tr.on) k.tr.set(`${dev.name}:driver_ida`, String(pasid), null, 'allocated');
+  },
   mmEnqcmdPasid: (mm) => (mm.iommuMm && mm.iommuMm.pasidGlobal ? mm.iommuMm.pasid : null),
-  claimsGlobalNumber: (_group, e) => !(e.tag === 'HANDLE' && e.handle.pasid !== IOMMU_PASID_INVALID),
+  // Driver-owned numbers (bonds, and kernel PASIDs from the driver's IDA) are device-local by design.
+  claimsGlobalNumber: (_group, e) => !((e.tag === 'HANDLE' && e.handle.pasid !== IOMMU_PASID_INVALID) || (e.tag === 'DOMAIN' && e.owner?.source === 'driver')),
 };

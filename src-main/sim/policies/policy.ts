@@ -24,8 +24,13 @@ export interface Policy {
   getPasid(handle: IommuSva): number;
   /** mm_pasid_drop(), from __mmdrop. */
   mmPasidDrop(k: Kernel, mm: MmStruct): void;
-  /** iommu_alloc_global_pasid() as a kernel PASID user (idxd) calls it. Returns IOMMU_PASID_INVALID on failure. */
-  allocKernelPasid(k: Kernel, dev: Device): number;
+  /**
+   * The PASID a kernel PASID user (idxd_enable_system_pasid) gets for `dev`: iommu_alloc_global_pasid() in mainline.
+   * `pasid` is IOMMU_PASID_INVALID on failure; `source` says which allocator it must go back to.
+   */
+  allocKernelPasid(k: Kernel, dev: Device): { pasid: number; source: 'global' | 'driver' };
+  /** Gives a kernel PASID back to the allocator it came from (iommu_free_global_pasid in mainline). */
+  freeKernelPasid(k: Kernel, dev: Device, pasid: number, source: 'global' | 'driver'): void;
   /** The PASID the ENQCMD #GP fixup would load into IA32_PASID, or null when mm_valid_pasid() is false. */
   mmEnqcmdPasid(mm: MmStruct): number | null;
   /**

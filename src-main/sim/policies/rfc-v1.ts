@@ -103,7 +103,8 @@ export const rfcV1: Policy = {
     }
     k.tr.leave(fn, null);
   },
-  allocKernelPasid: (k, dev) => iommuAllocGlobalPasid(k, dev),
+  allocKernelPasid: (k, dev) => ({ pasid: iommuAllocGlobalPasid(k, dev), source: 'global' }),
+  freeKernelPasid: (k, _dev, pasid) => iommuFreeGlobalPasid(k, pasid),
   mmEnqcmdPasid: (mm) => (mm.iommuMm ? mm.iommuMm.pasid : null),
   claimsGlobalNumber: () => true,
 };
