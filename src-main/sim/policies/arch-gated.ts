@@ -91,6 +91,9 @@ function perBondBind(k: Kernel, dev: Device, mm: MmStruct): KResult<{ handle: Io
   const fn = 'iommu_sva_bind_device';
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, mm: mm.label, pasids: 'per-bond' });
   if (!dev.group) return k.tr.leave(fn, err('ENODEV', `${dev.name} has no IOMMU group`));
+  // Like mainline, whose iommu_alloc_mm_data fails before the bond lookup, a device that cannot issue a PASID other
+  // than 0 is refused even when a group sibling can (and even when the mm is bound to that sibling).
+  if (dev.maxPasids <= 1) return k.tr.leave(fn, err('ENOSPC', `${dev.name} has max_pasids ${dev.maxPasids}: no PASID can be allocated for it`));
   const group = dev.group;
   const again = reuseBond(k, group, mm);
   if (again) return k.tr.leave(fn, { ok: true as const, handle: again });

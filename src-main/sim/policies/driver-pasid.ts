@@ -65,6 +65,7 @@ export const driverPasid: Policy = {
   },
   driverBind(k, dev, mm) {
     if (driverOwned(k, dev)) {
+      if (dev.maxPasids <= 1) return err('ENOSPC', `${dev.name} has max_pasids ${dev.maxPasids}: its driver has no PASID to give`);
       const again = reuseBond(k, dev.group, mm);
       if (again) return { ok: true, handle: again };
       const pasid = dev.driverIda!.allocRange(1, dev.maxPasids - 1);

@@ -1,0 +1,349 @@
+/**
+ * LabService: the lab behind the contract (shared/contract.ts), with no transport. It holds one Lab, validates every
+ * request's input with the contract's schemas (a bad message gets a typed error and changes nothing), and pushes
+ * events to its subscribers. The Electron main process and the web host are thin adapters over `handle` and
+ * `subscribe`.
+ *
+ * Events: a step or an undo pushes `lab.patch` (an undo is a patch too: it refreshes what the undone step touched,
+ * read from the replayed kernel). configure, reset, stepTo and loadScenario push `lab.replaced`; the renderer then
+ * refetches `lab.snapshot`. Every event carries the next `seq`; a snapshot carries the seq it includes.
+ */
+import {
+  MAX_MESSAGE_BYTES,
+  REQUESTS,
+  encodeIdBitmap,
+  type ContractError,
+  type EventName,
+  type EventPayload,
+  type LabEvent,
+  type MetaInfo,
+  type Patch,
+  type RequestName,
+  type RequestOutput,
+  type Response,
+  type Snapshot,
+  type StepSummary,
+} from '../../shared/contract.js';
+import { DEFAULT_SOC, SEED_FAILURE_STEPS } from '../../shared/default-soc.js';
+import { INVARIANTS } from '../../shared/results.js';
+import { SocConfig, socConfigProblems } from '../../shared/soc-config.js';
+import { ERRNO_NAMES, OP_NAMES, OPS, POLICY_NAMES, parseStep, zodProblems, type Op, type PolicyName, type Problem } from '../../shared/steps.js';
+import { Lab, type StepRecord } from '../lab/lab.js';
+import { addAllDomains, addTouched, buildPatch, emptyNames, kernelResolver, opDevices, touchedResolver } from '../lab/patch.js';
+import { MAX_SCENARIO_BYTES, opSummary, parseScenarioText, ScenarioInputError } from '../lab/scenario.js';
+import { stateView } from '../lab/view.js';
+import { POLICIES } from '../sim/policies/index.js';
+import type { z } from 'zod';
+
+export interface LabServiceOptions {
+  soc?: unknown;
+  policy?: PolicyName;
+  /** Shown by meta.info. */
+  version?: string;
+  /** Check invariants after every step (default true). */
+  check?: boolean;
+}
+
+export class RequestError extends Error {
+  constructor(readonly error: ContractError) {
+    super(error.message);
+  }
+}
+
+const fail = (code: ContractError['code'], message: string, problems?: Problem[]): never => {
+  const e: ContractError = { code, message };
+  if (problems?.length) {
+    e.problems = problems;
+    e.path = problems[0]!.path;
+  }
+  throw new RequestError(e);
+};
+
+const OP_SUMMARIES: Record<string, string> = {
+  bind: "open the device's SVA file: the driver binds the process's mm",
+  unbind: "close the process's most recent file on the device",
+  spawn: 'create a process (otherwise created on first mention)',
+  fork: "fork(): the child gets a new mm and copies of the parent's open files",
+  exec: 'execve(): a new mm; open files are kept',
+  exit: 'exit(): the mm is dropped and the files close (files_kept: another process still holds them)',
+  alloc_global_pasid: 'idxd_enable_system_pasid(): a global kernel PASID, named `as`',
+  free_global_pasid: 'idxd_disable_system_pasid(): free the kernel PASID named `name`',
+  attach_kernel_pasid: 'a kernel driver attaches its DMA domain at a PASID it picked itself',
+  attach_rid: "change the RID domain of the device's group",
+  open_wq: "idxd: open a work queue's char device",
+  enqcmd: 'x86 ENQCMD from a thread of the process to a shared WQ of the device',
+};
+
+const FIELD_KINDS: Record<string, MetaInfo['ops'][number]['fields'][number]['kind']> = {
+  process: 'process',
+  child: 'process',
+  device: 'device',
+  wq: 'wq',
+  thread: 'thread',
+  name: 'kernel-pasid',
+  as: 'name',
+  pasid: 'int',
+  files_kept: 'boolean',
+  domain: 'enum',
+};
+
+function metaInfo(version: string): MetaInfo {
+  return {
+    version,
+    policies: POLICY_NAMES.map((name) => ({ name, summary: POLICIES[name].summary })),
+    ops: OP_NAMES.map((name) => {
+      const shape = (OPS[name] as unknown as z.ZodObject).shape as Record<string, z.ZodType>;
+      return {
+        name,
+        summary: OP_SUMMARIES[name] ?? name,
+        fields: Object.entries(shape).map(([f, s]) => {
+          const values = enumValues(s);
+          const field: MetaInfo['ops'][number]['fields'][number] = { name: f, optional: s.safeParse(undefined).success, kind: FIELD_KINDS[f] ?? (values ? 'enum' : 'name') };
+          if (values) field.values = values;
+          return field;
+        }),
+      };
+    }),
+    invariants: Object.entries(INVARIANTS).map(([name, description]) => ({ name, description })),
+    errnos: [...ERRNO_NAMES],
+    defaultSoc: DEFAULT_SOC,
+    seedFailureSteps: SEED_FAILURE_STEPS,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+  };
+}
+
+function enumValues(s: z.ZodType): string[] | undefined {
+  const opts = (s as unknown as { options?: unknown }).options;
+  return Array.isArray(opts) && opts.every((o) => typeof o === 'string') ? (opts as string[]) : undefined;
+}
+
+function summary(rec: StepRecord, note: string | null): StepSummary {
+  return { index: rec.index, op: rec.op as StepSummary['op'], text: opSummary(rec.op), note, result: rec.result, findings: rec.findings };
+}
+
+/** Parses and cross-checks a SoC; `bad-soc` naming the first field otherwise. */
+function parseSoc(raw: unknown): SocConfig {
+  const r = SocConfig.safeParse(raw);
+  if (!r.success) return fail('bad-soc', 'invalid SoC configuration', zodProblems(r.error, 'soc'));
+  const problems = socConfigProblems(r.data);
+  if (problems.length) return fail('bad-soc', 'invalid SoC configuration', problems);
+  return r.data;
+}
+
+export class LabService {
+  private lab: Lab;
+  /** Notes of the applied steps, by index (the Lab keeps ops, not notes). */
+  private notes: (string | null)[] = [];
+  private scenario: string | null = null;
+  private seq = 0;
+  private readonly subscribers = new Set<(e: LabEvent) => void>();
+  private readonly version: string;
+  private readonly check: boolean;
+
+  constructor(opts: LabServiceOptions = {}) {
+    this.version = opts.version ?? 'dev';
+    this.check = opts.check ?? true;
+    const soc = opts.soc === undefined ? SocConfig.parse(DEFAULT_SOC) : (() => {
+      try {
+        return parseSoc(opts.soc);
+      } catch (e) {
+        if (e instanceof RequestError) throw new Error(`${e.error.path ?? ''}: ${e.error.problems?.[0]?.message ?? e.message}`);
+        throw e;
+      }
+    })();
+    this.lab = new Lab(soc, opts.policy ?? 'mainline', { check: this.check });
+  }
+
+  /** The lab (tests, the CLI). Change it only through `handle`. */
+  get current(): Lab {
+    return this.lab;
+  }
+
+  get currentSeq(): number {
+    return this.seq;
+  }
+
+  subscribe(cb: (e: LabEvent) => void): () => void {
+    this.subscribers.add(cb);
+    return () => void this.subscribers.delete(cb);
+  }
+
+  /**
+   * Handles one request: `name` and `input` are untrusted. Never throws; a bad request changes nothing. The
+   * events a request causes are pushed before it returns.
+   */
+  handle(name: string, input: unknown): Response<unknown> {
+    if (typeof name !== 'string' || !Object.hasOwn(REQUESTS, name)) {
+      return { ok: false, error: { code: 'bad-message', message: `unknown request '${String(name).slice(0, 100)}' (known: ${Object.keys(REQUESTS).join(', ')})` } };
+    }
+    const req = REQUESTS[name as RequestName];
+    const parsed = req.input.safeParse(input ?? {});
+    if (!parsed.success) {
+      const problems = zodProblems(parsed.error, '');
+      return { ok: false, error: { code: 'bad-input', message: `invalid input for ${name}: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`, path: problems[0]?.path ?? '', problems } };
+    }
+    try {
+      return { ok: true, value: this.dispatch(name as RequestName, parsed.data) };
+    } catch (e) {
+      if (e instanceof RequestError) return { ok: false, error: e.error };
+      return { ok: false, error: { code: 'internal', message: `internal error in ${name}: ${(e as Error)?.message ?? String(e)}` } };
+    }
+  }
+
+  /** Typed convenience over `handle` (tests, Electron menu actions). */
+  request<N extends RequestName>(name: N, input: unknown): Response<RequestOutput<N>> {
+    return this.handle(name, input) as Response<RequestOutput<N>>;
+  }
+
+  private dispatch(name: RequestName, input: any): unknown {
+    switch (name) {
+      case 'meta.info':
+        return metaInfo(this.version);
+      case 'lab.snapshot':
+        return this.snapshot();
+      case 'lab.configure': {
+        const soc = parseSoc(input.soc);
+        const lab = new Lab(soc, input.policy as PolicyName, { check: this.check });
+        this.lab = lab;
+        this.notes = [];
+        this.scenario = null;
+        return { seq: this.replaced('configure') };
+      }
+      case 'lab.step':
+        return this.step(input.step);
+      case 'lab.undo':
+        return this.undo();
+      case 'lab.reset':
+        this.lab.reset();
+        this.notes = [];
+        return { seq: this.replaced('reset') };
+      case 'lab.stepTo': {
+        const n = input.length as number;
+        if (n > this.lab.records.length) fail('no-such-step', `there are ${this.lab.records.length} steps; cannot go to step ${n}`);
+        const ops = this.lab.records.slice(0, n).map((r) => r.op);
+        this.lab.reset();
+        for (const op of ops) this.lab.apply(op);
+        this.notes.length = n;
+        return { seq: this.replaced('stepTo') };
+      }
+      case 'lab.loadScenario':
+        return this.loadScenario(input.name, input.text, input.policy);
+      case 'lab.trace': {
+        const step = input.step as number;
+        if (step === -1) return { step, records: this.lab.bootTrace };
+        const rec = this.lab.records[step];
+        if (!rec) return fail('no-such-step', `no step ${step} (there are ${this.lab.records.length})`);
+        return { step, records: rec.trace };
+      }
+    }
+  }
+
+  snapshot(): Snapshot {
+    const k = this.lab.kernel;
+    const view = stateView(k);
+    delete view.ida;
+    return {
+      seq: this.seq,
+      config: this.lab.config,
+      policy: this.lab.policy,
+      scenario: this.scenario,
+      steps: this.lab.records.map((r, i) => summary(r, this.notes[i] ?? null)),
+      bootFindings: this.lab.bootFindings,
+      bootProblems: this.lab.boot.problems.map((p) => ({ device: p.device, why: p.why })),
+      view,
+      ida: encodeIdBitmap(k.globalPasidIda.ids(), 20),
+    };
+  }
+
+  private step(raw: unknown): RequestOutput<'lab.step'> {
+    const index = this.lab.records.length;
+    const parsed = parseStep(raw, index);
+    if ('problems' in parsed) {
+      const problems = parsed.problems.map((p) => ({ path: p.path.replace(`steps[${index}]`, 'step'), message: p.message }));
+      return fail('bad-step', `invalid step: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+    }
+    const op = parsed.step.op;
+    const names = emptyNames();
+    opDevices(this.lab.kernel, op, names.devices); // files an exit or unbind is about to close
+    const rec = this.lab.apply(op);
+    if (rec.result.rejected !== undefined) return fail('rejected', rec.result.rejected);
+    this.notes[rec.index] = parsed.step.note;
+    opDevices(this.lab.kernel, op, names.devices);
+    addTouched(names, rec.touched, op, rec.result);
+    const whole = op.op === 'attach_rid';
+    if (whole) addAllDomains(this.lab.kernel, names);
+    const resolver = whole ? kernelResolver(this.lab.kernel) : touchedResolver(this.lab.kernel, rec.touched);
+    const stepSummary = summary(rec, parsed.step.note);
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, resolver), steps: { length: rec.index, append: [stepSummary] } };
+    const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
+    return { seq, index: rec.index, result: rec.result, findings: rec.findings, patch };
+  }
+
+  private undo(): RequestOutput<'lab.undo'> {
+    const last = this.lab.records.at(-1);
+    if (!last) return { seq: this.seq, undone: null, patch: null };
+    const names = emptyNames();
+    opDevices(this.lab.kernel, last.op, names.devices);
+    if (last.op.op === 'attach_rid') addAllDomains(this.lab.kernel, names);
+    this.lab.undo();
+    this.notes.length = this.lab.records.length;
+    opDevices(this.lab.kernel, last.op, names.devices);
+    if (last.op.op === 'attach_rid') addAllDomains(this.lab.kernel, names);
+    addTouched(names, last.touched, last.op, last.result);
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, kernelResolver(this.lab.kernel)), steps: { length: this.lab.records.length, append: [] } };
+    const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
+    return { seq, undone: last.index, patch };
+  }
+
+  private loadScenario(name: string, text: string, policy: PolicyName | undefined): RequestOutput<'lab.loadScenario'> {
+    if (text.length > MAX_SCENARIO_BYTES) fail('bad-scenario', `${name}: ${text.length} characters is more than the ${MAX_SCENARIO_BYTES}-byte limit for a scenario file`);
+    let s;
+    try {
+      s = parseScenarioText(text, name);
+    } catch (e) {
+      if (e instanceof ScenarioInputError) return fail('bad-scenario', e.message, e.problems.map((p) => ({ path: p.path, message: p.message })));
+      throw e;
+    }
+    const lab = new Lab(s.soc, policy ?? s.policies[0] ?? 'mainline', { check: this.check });
+    const notes: (string | null)[] = [];
+    let stoppedAt: number | null = null;
+    let stopReason: string | null = null;
+    for (const st of s.steps) {
+      const rec = lab.apply(st.op);
+      if (rec.result.rejected !== undefined) {
+        stoppedAt = st.index;
+        stopReason = rec.result.rejected;
+        break;
+      }
+      notes.push(st.note);
+    }
+    this.lab = lab;
+    this.notes = notes;
+    this.scenario = s.name;
+    return { seq: this.replaced('loadScenario'), steps: lab.records.length, stoppedAt, stopReason };
+  }
+
+  private replaced(reason: EventPayload<'lab.replaced'>['reason']): number {
+    return this.emit('lab.replaced', (seq) => ({ seq, reason }));
+  }
+
+  private emit<N extends EventName>(name: N, make: (seq: number) => EventPayload<N>): number {
+    const seq = ++this.seq;
+    const payload = make(seq);
+    this.publish(name, payload);
+    return seq;
+  }
+
+  /** Pushes an event that does not change the lab (ui.action, ui.notice: hosts use this). */
+  publish<N extends EventName>(name: N, payload: EventPayload<N>): void {
+    const ev = { name, payload } as LabEvent;
+    for (const cb of [...this.subscribers]) {
+      try {
+        cb(ev);
+      } catch {
+        // a broken subscriber (a closed socket) must not stop the others or fail the request
+      }
+    }
+  }
+}
+
