@@ -1,6 +1,6 @@
 /**
  * svalab: the headless front door. `run` executes scenario files as tests; `shell` drives a lab by hand;
- * `policies` lists the PASID policies.
+ * `serve` opens the bench in a browser (the web host); `policies` lists the PASID policies.
  *
  * Exit codes of `run`: 0 every expectation holds; 1 one does not; 2 invalid input (a file, an argument).
  */
@@ -10,7 +10,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
 import { POLICIES } from '../sim/policies/index.js';
 import { describeResult, loadScenarioFile, opSummary, runScenario, ScenarioInputError, type RunReport } from '../lab/scenario.js';
+import { formatTrace } from '../lab/trace-format.js';
 import { runShell } from './shell.js';
+import { serveCommand, type ServeOpts } from './serve.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -42,6 +44,7 @@ interface RunOpts {
   json?: boolean;
   quiet?: boolean;
   strict?: boolean;
+  trace?: boolean;
 }
 
 export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
@@ -57,7 +60,7 @@ export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
     try {
       const s = loadScenarioFile(file);
       const policies: PolicyName[] = opts.allPolicies ? [...POLICY_NAMES] : opts.policy ? [opts.policy] : s.policies;
-      const runs = policies.map((p) => runScenario(s, p, opts.strict ?? false));
+      const runs = policies.map((p) => runScenario(s, p, opts.strict ?? false, opts.trace ?? false));
       for (const r of runs) {
         if (r.rejected) invalid = true;
         else if (!r.passed) failed = true;
@@ -80,10 +83,19 @@ export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
         continue;
       }
       for (const run of r.runs) printRun(r.file, run, opts.quiet ?? false, io);
+      if (opts.trace) for (const run of r.runs) printTraces(run, io);
     }
     io.out(`${passedRuns} passed, ${failedRuns} failed\n`);
   }
   return invalid ? 2 : failed ? 1 : 0;
+}
+
+/** With --trace: the kernel calls of every step that did not give what was expected. */
+function printTraces(run: RunReport, io: Io): void {
+  for (const st of run.steps) {
+    if (!st.mismatches.length || !st.trace) continue;
+    io.out(`  trace of step ${st.index + 1} [${run.policy}]:\n${formatTrace(st.trace).replace(/^/gm, '    ')}\n`);
+  }
 }
 
 function printRun(file: string, run: RunReport, quiet: boolean, io: Io): void {
@@ -127,6 +139,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--json', 'print a machine-readable report')
     .option('-q, --quiet', 'print failures only')
     .option('--strict', 'fail on invariant violations a step does not expect, under every policy (mainline always does)')
+    .option('--trace', 'print the kernel calls of every step that did not give what was expected')
     .action((paths: string[], opts: RunOpts) => {
       if (opts.policy && opts.allPolicies) {
         io.err('svalab run: --policy and --all-policies exclude each other\n');
@@ -142,6 +155,16 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('-f, --file <scenario>', 'start from this scenario file (its SoC, then its steps)')
     .action(async (opts: { policy: PolicyName; file?: string }) => {
       code = await runShell(opts, io);
+    });
+  program
+    .command('serve')
+    .description('serve the bench to a browser: the built renderer and the lab over a WebSocket, with a per-run token')
+    .option('--port <n>', 'TCP port (0: any free port)', '0')
+    .option('--host <addr>', 'address to bind (anything but loopback exposes the lab to your network)', '127.0.0.1')
+    .addOption(new Option('-p, --policy <policy>', 'PASID policy').choices([...POLICY_NAMES]).default('mainline'))
+    .option('-f, --file <scenario>', 'start from this scenario file (its SoC, policy and steps)')
+    .action(async (opts: ServeOpts) => {
+      code = await serveCommand(opts, io);
     });
   program
     .command('policies')

@@ -10,6 +10,7 @@ import { SocConfig } from '../../shared/soc-config.js';
 import { OP_NAMES, parseStep, type PolicyName } from '../../shared/steps.js';
 import { Lab } from '../lab/lab.js';
 import { describeResult, loadScenarioFile, opSummary, ScenarioInputError } from '../lab/scenario.js';
+import { formatTrace } from '../lab/trace-format.js';
 import { lookup } from '../lab/view.js';
 import type { Io } from './main.js';
 
@@ -67,7 +68,7 @@ export async function runShell(opts: { policy: PolicyName; file?: string }, io: 
       io.out(fs.length ? fs.map((f) => `step ${f.step + 1}: ${f.invariant}: ${f.message}`).join('\n') + '\n' : 'no invariant violations\n');
     } else if (cmd === 'trace') {
       const last = lab.records.at(-1);
-      io.out(last ? last.trace.map((t) => '  '.repeat(t.d) + JSON.stringify(t)).join('\n') + '\n' : 'no step yet\n');
+      io.out(last ? formatTrace(last.trace) + '\n' : 'no step yet\n');
     } else if (cmd === 'undo') io.out(lab.undo() ? `undone; ${lab.records.length} step(s) remain\n` : 'nothing to undo\n');
     else if (cmd === 'reset') {
       lab.reset();

@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import type { Finding, StepResult } from '../../shared/results.js';
 import { socConfigProblems } from '../../shared/soc-config.js';
 import { outcomeFor, parseScenario, type Op, type Outcome, type PolicyName, type Problem, type Scenario } from '../../shared/steps.js';
+import type { TraceRecord } from '../sim/kernel/trace.js';
 import { Lab } from './lab.js';
 import { lookup } from './view.js';
 
@@ -94,6 +95,8 @@ export interface StepReport {
   /** Violations nobody expected under a policy where that is not a failure (see runScenario). */
   warnings: string[];
   findings: Finding[];
+  /** The step's trace, when the run was asked to keep it. */
+  trace?: TraceRecord[];
 }
 
 export interface RunReport {
@@ -111,7 +114,7 @@ export interface RunReport {
  * (no `violations` in its expectation) fails the run under mainline, which must run clean, and under every policy
  * with `strict`; otherwise it is reported as a warning, since the other policies are there to be studied.
  */
-export function runScenario(s: Scenario, policy: PolicyName, strict = false): RunReport {
+export function runScenario(s: Scenario, policy: PolicyName, strict = false, keepTrace = false): RunReport {
   const lab = new Lab(s.soc, policy);
   const steps: StepReport[] = [];
   let rejected: RunReport['rejected'] = null;
@@ -129,7 +132,9 @@ export function runScenario(s: Scenario, policy: PolicyName, strict = false): Ru
       if (policy === 'mainline' || strict) mismatches.push(msg);
       else warnings.push(msg);
     }
-    steps.push({ index: st.index, op: st.op, result: rec.result, expected, mismatches, warnings, findings: rec.findings });
+    const report: StepReport = { index: st.index, op: st.op, result: rec.result, expected, mismatches, warnings, findings: rec.findings };
+    if (keepTrace) report.trace = rec.trace;
+    steps.push(report);
   }
   const passed = rejected === null && lab.bootFindings.length === 0 && steps.every((r) => r.mismatches.length === 0);
   return { scenario: s.name, policy, passed, rejected, bootFindings: lab.bootFindings, steps };
