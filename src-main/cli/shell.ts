@@ -45,7 +45,8 @@ export async function runShell(opts: { policy: PolicyName; file?: string }, io: 
   io.out(`SVA Lab shell, policy ${opts.policy}. Devices: ${devs}.\n`);
   if (lab.bootFindings.length) for (const f of lab.bootFindings) io.out(`  at boot: ${f.invariant}: ${f.message}\n`);
   const kp = Object.entries(lab.view().kernel_pasids as Record<string, { pasid: number }>);
-  if (kp.length) io.out(`Kernel PASIDs taken at probe: ${kp.map(([n, v]) => `${n}=${v.pasid}`).join(', ')}. Try: bind: { process: app, device: accel }\n`);
+  if (kp.length) io.out(`Kernel PASIDs taken at probe: ${kp.map(([n, v]) => `${n}=${v.pasid}`).join(', ')}.\n`);
+  if (!opts.file) io.out(`The seed's failure is one step away: bind: { process: app, device: accel }\n`);
   io.out(`Type help for the steps.\n`);
 
   const rl = createInterface({ input: process.stdin, terminal: process.stdin.isTTY === true });

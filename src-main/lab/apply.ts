@@ -11,7 +11,7 @@ import { iommuAttachGroup } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import { closeDeviceFile, execProcess, exitProcess, forkProcess, spawnProcess } from '../sim/kernel/process.js';
 import type { Device, IommuDomain, Process } from '../sim/kernel/structs.js';
-import { allocRidDomain } from '../sim/soc.js';
+import { allocRidDomain, freeRidDomain } from '../sim/soc.js';
 
 class Rejected extends Error {}
 
@@ -69,6 +69,7 @@ export function precheck(k: Kernel, op: Op): string | null {
     }
     switch (op.op) {
       case 'fork':
+        if (op.args.child === op.args.process) reject(`a process cannot fork onto its own name ('${op.args.child}')`);
         if (k.processes.has(op.args.child)) reject(`process '${op.args.child}' already exists`);
         break;
       case 'alloc_global_pasid':
@@ -96,6 +97,14 @@ export function precheck(k: Kernel, op: Op): string | null {
   } catch (e) {
     if (e instanceof Rejected) return e.message;
     throw e;
+  }
+}
+
+/** `k<N>`, the first N whose name is free (a scenario may have named a kernel PASID `k1` itself). */
+function freshKernelPasidName(k: Kernel): string {
+  for (;;) {
+    const name = `k${k.nextId('kpasid')}`;
+    if (!k.kernelPasids.has(name)) return name;
   }
 }
 
@@ -132,12 +141,12 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       exitProcess(k, actor(k, op.args.process), op.args.files_kept);
       return { ok: true };
     case 'alloc_global_pasid': {
-      const name = op.args.as ?? `k${k.nextId('kpasid')}`;
+      const name = op.args.as ?? freshKernelPasidName(k);
       const r = idxdEnableSystemPasid(k, device(k, op.args.device), name);
       return r.ok ? { ok: true, pasid: r.kp.pasid, detail: name } : { ok: false, errno: r.errno, why: r.why };
     }
     case 'attach_kernel_pasid': {
-      const name = op.args.as ?? `k${k.nextId('kpasid')}`;
+      const name = op.args.as ?? freshKernelPasidName(k);
       const r = driverAttachKernelPasid(k, device(k, op.args.device), op.args.pasid, name);
       return r.ok ? { ok: true, pasid: r.kp.pasid, detail: name } : { ok: false, errno: r.errno, why: r.why };
     }
@@ -146,17 +155,32 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       return { ok: true };
     case 'attach_rid': {
       const d = device(k, op.args.device);
+      const group = d.group;
+      // A move to S2 is a VFIO/iommufd claim: __iommu_take_dma_ownership() refuses a group with PASIDs attached (§3.13).
+      if (op.args.domain === 's2' && group.pasidArray.size > 0) {
+        return { ok: false, errno: 'EBUSY', why: `__iommu_take_dma_ownership: ${group.label} has ${group.pasidArray.size} PASID attachment(s)` };
+      }
       let domain: IommuDomain;
+      let fresh = false;
       if (op.args.domain === 'identity') domain = k.identityDomain;
       else if (op.args.domain === 'blocked') domain = k.blockedDomain;
-      else if (op.args.domain === 'dma' && d.group.defaultDomain?.type === 'DMA') domain = d.group.defaultDomain;
+      else if (op.args.domain === 'dma' && group.defaultDomain?.type === 'DMA') domain = group.defaultDomain;
       else {
         const r = allocRidDomain(k, d, op.args.domain);
         if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
         domain = r.domain;
+        fresh = true;
       }
-      const r = iommuAttachGroup(k, domain, d.group);
-      return r.ok ? { ok: true } : { ok: false, errno: r.errno, why: r.why };
+      const old = group.domain;
+      const r = iommuAttachGroup(k, domain, group);
+      if (!r.ok) {
+        if (fresh) freeRidDomain(k, domain);
+        return { ok: false, errno: r.errno, why: r.why };
+      }
+      // A paging domain that an earlier attach_rid allocated belongs to whoever attached it (VFIO, iommufd), which
+      // frees it once it is replaced; the default domain stays with the group.
+      if (old && old !== domain && old !== group.defaultDomain && old.smmuDomain && old.attachments.size === 0) freeRidDomain(k, old);
+      return { ok: true };
     }
     case 'enqcmd': {
       const r = enqcmd(k, actor(k, op.args.process), op.args.thread, device(k, op.args.device));

@@ -102,13 +102,16 @@ export function checkDirty(k: Kernel): CheckResult {
       if (!e) continue;
       const dom = e.tag === 'HANDLE' ? e.handle.domain : e.tag === 'DOMAIN' ? e.domain : null;
       const capable = g.devices.filter((x) => x.maxPasids > 0);
-      if (capable.length === 0) {
+      if (capable.length === 0 && dom?.type !== 'BLOCKED') {
         v('pasid-unprogrammed', subject, `${who(ownerOf(e))} is attached at PASID ${p} of ${g.label}, but no device there can issue PASIDs: nothing was programmed`);
         continue;
       }
       for (const dev of capable) {
         const cd = dev.master.cdTable?.cds.get(p);
-        if (!cd) v('pasid-array-cd', subject, `${g.label} has ${who(ownerOf(e))} at PASID ${p}, but ${dev.name}'s CD ${p} is not valid`);
+        // The blocked domain at a PASID is programmed as an invalid CD (arm_smmu_blocking_set_dev_pasid clears it).
+        if (dom?.type === 'BLOCKED') {
+          if (cd) v('pasid-array-cd', subject, `${g.label} has the blocked domain at PASID ${p}, but ${dev.name}'s CD ${p} is valid for ${cd.domain.label}`);
+        } else if (!cd) v('pasid-array-cd', subject, `${g.label} has ${who(ownerOf(e))} at PASID ${p}, but ${dev.name}'s CD ${p} is not valid`);
         else if (cd.domain !== dom) v('pasid-array-cd', subject, `${g.label} has ${dom?.label} at PASID ${p}, but ${dev.name}'s CD ${p} belongs to ${cd.domain.label}`);
       }
       if (dom?.freed) v('use-after-free', subject, `${g.label} PASID ${p} points at freed ${dom.label}`);

@@ -7,11 +7,11 @@ import type { SocConfig } from '../../shared/soc-config.js';
 import { IOMMU_PASID_INVALID } from './kernel/constants.js';
 import { idxdEnableSystemPasid } from './kernel/drivers.js';
 import type { KResult } from './kernel/errno.js';
-import { iommuAttachGroup } from './kernel/iommu.js';
+import { forgetDomain, iommuAttachGroup } from './kernel/iommu.js';
 import { Kernel } from './kernel/kernel.js';
 import { Device, IommuDomain, IommuGroup } from './kernel/structs.js';
 import { POLICIES, type PolicyName } from './policies/index.js';
-import { ArmSmmuDevice, armSmmuDomainAllocPaging, armSmmuInsertMaster, armSmmuProbeDevice } from './smmuv3/driver.js';
+import { ArmSmmuDevice, armSmmuDomainAllocPaging, armSmmuDomainFree, armSmmuInsertMaster, armSmmuProbeDevice } from './smmuv3/driver.js';
 
 export interface ProbeProblem {
   device: string;
@@ -127,6 +127,12 @@ function attachDefaultDomain(k: Kernel, g: IommuGroup, want: 'dma' | 'identity' 
   }
   g.defaultDomain = domain;
   return iommuAttachGroup(k, domain, g);
+}
+
+/** iommu_domain_free() of a paging domain nobody uses any more: the driver frees its ASID (S1) or VMID (S2). */
+export function freeRidDomain(k: Kernel, domain: IommuDomain): void {
+  armSmmuDomainFree(k, domain);
+  forgetDomain(k, domain);
 }
 
 /** A fresh paging domain for a RID attach (the `attach_rid` step): DMA (S1) or S2. */

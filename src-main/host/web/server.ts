@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_MESSAGE_BYTES, WsRequestFrame, type LabEvent, type Response, type WsServerFrame } from '../../../shared/contract.js';
+import { contentSecurityPolicy } from '../csp.js';
 import type { LabService } from '../service.js';
 
 export interface WebHostOptions {
@@ -44,21 +45,7 @@ export interface WebHost {
   close(): Promise<void>;
 }
 
-/** The CSP of every HTTP answer: the renderer's own files only, no eval, no inline script or style. */
-export function contentSecurityPolicy(wsOrigin: string): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data: blob:",
-    "font-src 'self'",
-    `connect-src 'self' ${wsOrigin}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "object-src 'none'",
-  ].join('; ');
-}
+export { contentSecurityPolicy };
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

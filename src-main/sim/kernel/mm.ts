@@ -69,6 +69,7 @@ export function mmdrop(k: Kernel, mm: MmStruct): void {
 export function mmput(k: Kernel, mm: MmStruct): void {
   mm.mmUsers--;
   k.dirty.mms.add(mm);
+  if (mm.iommuMm) k.dirty.pasids.add(mm.iommuMm.pasid); // liveness decides enqcmd-pasid-unique
   if (k.tr.on) k.tr.set(`mm:${mm.label}`, 'mm_users', mm.mmUsers, mm.mmUsers + 1);
   if (mm.mmUsers === 0) {
     const fn = '__mmput';

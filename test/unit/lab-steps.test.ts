@@ -1,0 +1,47 @@
+/** Lab-level step semantics that are not a kernel function of their own: RID domain changes and rejections. */
+import { describe, expect, it } from 'vitest';
+import { mkLab, step } from './helpers.js';
+
+describe('attach_rid', () => {
+  it('frees a paging domain it allocated once it is replaced, so ASIDs do not leak (§5.7 domain free)', () => {
+    const l = mkLab([{ name: 'd', smmu: 'smmu0', sid: 1, pasid_bits: 4, rid_domain: 'identity' }], { smmus: [{ name: 'smmu0', asid16: false }] });
+    expect(l.view().asids).toEqual([]);
+    for (let i = 0; i < 300; i++) {
+      expect(step(l, { op: 'attach_rid', args: { device: 'd', domain: 'dma' } }).ok).toBe(true);
+      expect(step(l, { op: 'attach_rid', args: { device: 'd', domain: 'identity' } }).ok).toBe(true);
+    }
+    // 300 rounds on an 8-bit-ASID SMMU would have exhausted [1, 255] had the replaced domains kept their ASIDs.
+    expect(l.view().asids).toEqual([]);
+    expect(l.findings()).toEqual([]);
+  });
+
+  it('keeps the default DMA domain (and its ASID) when the RID moves away and back', () => {
+    const l = mkLab([{ name: 'd', smmu: 'smmu0', sid: 1, pasid_bits: 4 }]);
+    const before = l.view().asids;
+    step(l, { op: 'attach_rid', args: { device: 'd', domain: 'identity' } });
+    expect(l.view().asids).toEqual(before);
+    step(l, { op: 'attach_rid', args: { device: 'd', domain: 'dma' } });
+    expect(l.view().devices).toMatchObject({ d: { ste: 'cdtable/ssid0', cds: { 0: { asid: (before as number[])[0] } } } });
+  });
+
+  it('refuses a move to S2 while the group has any PASID attachment, even one that programs no CD (§3.13)', () => {
+    const l = mkLab([{ name: 'dsa0', kind: 'dsa', smmu: 'smmu0', sid: 0x100, pasid_bits: 20, kernel_pasid: true, rid_domain: 'blocked' }]);
+    expect(l.view().devices).toMatchObject({ dsa0: { pasid_array: { 1: 'kernel:dsa0-kernel' }, cd_table: null, ste: 'abort' } });
+    const r = step(l, { op: 'attach_rid', args: { device: 'dsa0', domain: 's2' } });
+    expect(r).toMatchObject({ ok: false, errno: 'EBUSY' });
+    expect(r.why).toMatch(/__iommu_take_dma_ownership/);
+    step(l, { op: 'free_global_pasid', args: { name: 'dsa0-kernel' } });
+    expect(step(l, { op: 'attach_rid', args: { device: 'dsa0', domain: 's2' } }).ok).toBe(true);
+    expect(l.view().devices).toMatchObject({ dsa0: { ste: 's2' } });
+  });
+});
+
+describe('rejected steps change nothing', () => {
+  it('a fork onto its own name is rejected and creates no process', () => {
+    const l = mkLab([{ name: 'd', smmu: 'smmu0', sid: 1, pasid_bits: 4 }]);
+    const rec = l.apply({ op: 'fork', args: { process: 'p', child: 'p' } });
+    expect(rec.result.rejected).toMatch(/own name/);
+    expect(l.view().processes).toEqual({});
+    expect(l.records).toHaveLength(0);
+  });
+});
