@@ -73,18 +73,6 @@ export function addTouched(n: TouchedNames, t: Touched, op: Op, result: StepResu
   if ((op.op === 'alloc_global_pasid' || op.op === 'attach_kernel_pasid') && result.detail) n.kernelPasids.add(result.detail);
 }
 
-/**
- * attach_rid can allocate a RID domain (soc.ts allocRidDomain) that the step's Touched sets do not list (nothing marks
- * it dirty; when the attach then fails it stays allocated). For that operation every live domain is refreshed:
- * O(domains), on a rare administrative step. Call on the kernel before an undo and after every such step.
- */
-export function addAllDomains(k: Kernel, n: TouchedNames): void {
-  for (const d of k.domains) {
-    n.domains.add(d.label);
-    if (d.smmuDomain) n.asids.add(d.smmuDomain.asid);
-  }
-}
-
 function addTo(m: Map<string, Set<number>>, k: string, v: number): void {
   let s = m.get(k);
   if (!s) m.set(k, (s = new Set()));

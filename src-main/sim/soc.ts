@@ -141,5 +141,6 @@ export function allocRidDomain(k: Kernel, dev: Device, type: 'dma' | 's2'): KRes
   if (!r.ok) return r;
   const domain = new IommuDomain(k.nextId('domain'), type === 'dma' ? 'DMA' : 'S2', null, r.smmuDomain);
   k.domains.add(domain);
+  k.dirty.domains.add(domain);
   return { ok: true, domain };
 }

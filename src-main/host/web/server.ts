@@ -142,6 +142,11 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       if (!st.isFile()) throw new Error('not a file');
       body = await readFile(file);
     } catch {
+      if (path === '/favicon.ico') {
+        res.writeHead(204, headers);
+        res.end();
+        return;
+      }
       if (path === '/index.html') {
         res.writeHead(503, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
         res.end(NOT_BUILT + '\n');
