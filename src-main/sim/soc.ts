@@ -11,6 +11,7 @@ import { forgetDomain, iommuAttachGroup } from './kernel/iommu.js';
 import { Kernel } from './kernel/kernel.js';
 import { Device, IommuDomain, IommuGroup } from './kernel/structs.js';
 import { POLICIES, type PolicyName } from './policies/index.js';
+import { PageTable } from './hw/pagetable.js';
 import { ArmSmmuDevice, armSmmuDomainAllocPaging, armSmmuDomainFree, armSmmuInsertMaster, armSmmuProbeDevice } from './smmuv3/driver.js';
 
 export interface ProbeProblem {
@@ -43,7 +44,8 @@ export function buildSoc(cfg: SocConfig, policyName: PolicyName, trace = true): 
   for (const s of cfg.smmus) {
     k.smmus.set(
       s.name,
-      new ArmSmmuDevice({
+      new ArmSmmuDevice(
+        {
         name: s.name,
         ssidsize: s.ssidsize,
         sidsize: s.sidsize,
@@ -52,7 +54,9 @@ export function buildSoc(cfg: SocConfig, policyName: PolicyName, trace = true): 
         stall: s.stall === 'force' ? 'force' : s.stall ? 'supported' : 'none',
         sva: s.sva,
         rfcCap: s.rfc_cap,
-      }),
+        },
+        k.mem,
+      ),
     );
   }
 
@@ -123,6 +127,7 @@ function attachDefaultDomain(k: Kernel, g: IommuGroup, want: 'dma' | 'identity' 
     const r = armSmmuDomainAllocPaging(k, smmu, 's1');
     if (!r.ok) return r;
     domain = new IommuDomain(k.nextId('domain'), 'DMA', null, r.smmuDomain);
+    domain.pgtable = new PageTable(k.mem, `io-pgtable:${domain.label}`);
     k.domains.add(domain);
   }
   g.defaultDomain = domain;
@@ -132,6 +137,8 @@ function attachDefaultDomain(k: Kernel, g: IommuGroup, want: 'dma' | 'identity' 
 /** iommu_domain_free() of a paging domain nobody uses any more: the driver frees its ASID (S1) or VMID (S2). */
 export function freeRidDomain(k: Kernel, domain: IommuDomain): void {
   armSmmuDomainFree(k, domain);
+  domain.pgtable?.destroy();
+  domain.pgtable = null;
   forgetDomain(k, domain);
 }
 
@@ -140,6 +147,7 @@ export function allocRidDomain(k: Kernel, dev: Device, type: 'dma' | 's2'): KRes
   const r = armSmmuDomainAllocPaging(k, dev.smmu, type === 'dma' ? 's1' : 's2');
   if (!r.ok) return r;
   const domain = new IommuDomain(k.nextId('domain'), type === 'dma' ? 'DMA' : 'S2', null, r.smmuDomain);
+  if (type === 'dma') domain.pgtable = new PageTable(k.mem, `io-pgtable:${domain.label}`);
   k.domains.add(domain);
   k.dirty.domains.add(domain);
   return { ok: true, domain };

@@ -4,6 +4,7 @@
  * the way kernel functions reach their globals.
  */
 import { Ida } from './ida.js';
+import { PhysMemory } from '../hw/memory.js';
 import { Dirty, Tracer } from './trace.js';
 import type { ArmSmmuDevice, ArmSmmuMaster } from '../smmuv3/driver.js';
 import type { Policy } from '../policies/policy.js';
@@ -21,6 +22,8 @@ export type Arch = 'arm64' | 'x86';
 
 export class Kernel {
   readonly tr = new Tracer();
+  /** The SoC's physical memory: SMMU tables, page tables, process pages. */
+  readonly mem = new PhysMemory();
   readonly dirty = new Dirty<IommuGroup, MmStruct, IommuDomain, IommuSva, ArmSmmuMaster, Process>();
 
   /** drivers/iommu/iommu.c: DEFINE_IDA(iommu_global_pasid_ida), over the 20-bit PASID space. */

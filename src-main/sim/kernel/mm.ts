@@ -6,9 +6,11 @@
 import { indexSet, type Kernel } from './kernel.js';
 import { MmStruct, type IommuMmData, type Process } from './structs.js';
 import { armSmmuMmRelease } from '../smmuv3/driver.js';
+import { AddressSpace } from '../hw/address-space.js';
 
 export function newMm(k: Kernel, owner: Process): MmStruct {
   const mm = new MmStruct(k.nextId('mm'), `${owner.name}/mm${owner.mmGen++}`, owner);
+  mm.as = new AddressSpace(k.mem, mm.label); // mm_alloc_pgd()
   k.mms.add(mm); // mm_init() -> mm_pasid_init(): iommu_mm = NULL
   k.dirty.mms.add(mm);
   if (k.tr.on) k.tr.set(`mm:${mm.label}`, 'created', { mm_users: 1, mm_count: 1 });
@@ -74,7 +76,11 @@ export function mmput(k: Kernel, mm: MmStruct): void {
   if (mm.mmUsers === 0) {
     const fn = '__mmput';
     if (k.tr.on) k.tr.enter(fn, { mm: mm.label });
+    // exit_mmap(): mmu_notifier_release() first (the SMMU stops using the page table), then the pages and tables go.
     for (const d of mm.iommuMm?.svaDomains ?? []) armSmmuMmRelease(k, d);
+    mm.as?.destroy();
+    mm.as = null;
+    if (k.tr.on) k.tr.set(`mm:${mm.label}`, 'pgd', null, 'allocated');
     mmdrop(k, mm);
     k.tr.leave(fn, null);
   }

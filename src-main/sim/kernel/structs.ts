@@ -6,6 +6,8 @@
 import { IOMMU_PASID_INVALID } from './constants.js';
 import { IdBitmap } from './idbitmap.js';
 import type { Ida } from './ida.js';
+import type { AddressSpace } from '../hw/address-space.js';
+import type { PageTable } from '../hw/pagetable.js';
 import type { ArmSmmuDevice, ArmSmmuDomain, ArmSmmuMaster } from '../smmuv3/driver.js';
 
 /** include/linux/iommu.h IOMMU_DOMAIN_* (only the types the model uses). */
@@ -18,6 +20,8 @@ export class IommuDomain {
   freed = false;
   /** pasid_array slots holding this domain, as "groupId:pasid". Bookkeeping the refcount invariant compares with. */
   readonly attachments = new Set<string>();
+  /** A DMA (S1 paging) domain's io-pgtable: what non-PASID DMA and kernel PASIDs translate through. */
+  pgtable: PageTable | null = null;
 
   constructor(
     readonly id: number,
@@ -234,6 +238,8 @@ export class MmStruct {
   iommuMm: IommuMmData | null = null;
   /** Set by __mmdrop: the struct is gone; anything still pointing here is a use-after-free. */
   freed = false;
+  /** The address space (VMAs, page table pgd = CD.TTB0 for SVA); null once exit_mmap tore it down. */
+  as: AddressSpace | null = null;
 
   constructor(
     readonly id: number,

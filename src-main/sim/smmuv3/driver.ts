@@ -7,6 +7,12 @@
  * memory, CFGI/CMD_SYNC on the command queue) plugs in underneath without changing the driver logic above.
  */
 import { CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, STRTAB_SPLIT } from '../kernel/constants.js';
+import { cdUsedBits, encodeCd, encodeCdL1, TCR_RGN, TCR_SH, TG0 } from '../hw/cd.js';
+import type { Cmd } from '../hw/commands.js';
+import { writeEntry } from '../hw/entry-writer.js';
+import type { PhysMemory, Region } from '../hw/memory.js';
+import { SmmuV3Hw } from '../hw/smmu.js';
+import { ARM_SMMU_SH, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
 import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -45,8 +51,16 @@ export class ArmSmmuDevice {
   readonly streams = new Map<number, ArmSmmuMaster>();
   /** arm_smmu_domain_alloc_paging S2: smmu->vmid_map. */
   private nextVmid = 1;
+  /** The hardware this driver instance programs. */
+  readonly hw: SmmuV3Hw;
+  /** Stream table memory: the linear table, or the L1 table and the L2 tables by L1 index. */
+  private strtabRegion!: Region;
+  private readonly l2Strtab = new Map<number, Region>();
 
-  constructor(readonly params: SmmuParams) {
+  constructor(
+    readonly params: SmmuParams,
+    readonly mem: PhysMemory,
+  ) {
     // arm_smmu_device_hw_probe(): IDR0 then IDR1.
     this.sidBits = params.sidsize;
     this.features = {
@@ -59,6 +73,61 @@ export class ArmSmmuDevice {
     this.asidBits = params.asid16 ? 16 : 8;
     this.ssidBits = params.ssidsize;
     this.maxPasids = 2 ** params.ssidsize;
+    this.hw = new SmmuV3Hw(params.name, mem, {
+      idr0: {
+        stLevel: 1,
+        stallModel: params.stall === 'force' ? 2 : params.stall === 'supported' ? 0 : 1,
+        cd2l: params.cd2l,
+        pri: false,
+        ats: false,
+        asid16: params.asid16,
+        s1p: true,
+        s2p: true,
+      },
+      idr1: { ssidsize: params.ssidsize, sidsize: params.sidsize },
+      idr5: { oas: 48, gran4k: true },
+    });
+    this.initStrtab();
+  }
+
+  /**
+   * arm_smmu_init_strtab(): a linear table of 2^sid_bits abort STEs, or a 2-level table whose L1 covers
+   * min(2^(sid_bits - 8), 2^17) descriptors with L2 tables allocated when a master is inserted (§5.3).
+   */
+  private initStrtab(): void {
+    if (this.features.twoLvlStrtab) {
+      const l1Bits = Math.min(this.sidBits - STRTAB_SPLIT, 17);
+      this.strtabRegion = this.mem.alloc(2 ** l1Bits * 8, `strtab-l1:${this.name}`);
+      this.hw.strtab = { base: this.strtabRegion.base, fmt: '2lvl', log2size: l1Bits + STRTAB_SPLIT, split: STRTAB_SPLIT };
+    } else {
+      this.strtabRegion = this.mem.alloc(2 ** this.sidBits * 64, `strtab:${this.name}`);
+      this.initAbortStes(this.strtabRegion.base, 2 ** this.sidBits);
+      this.hw.strtab = { base: this.strtabRegion.base, fmt: 'linear', log2size: this.sidBits, split: 0 };
+    }
+  }
+
+  /** arm_smmu_init_initial_stes(): every STE an abort STE (V = 1, Config = abort). */
+  private initAbortStes(base: number, n: number): void {
+    const abort = encodeSte({ v: true, config: STE_CONFIG.ABORT });
+    for (let i = 0; i < n; i++) this.mem.writeWords(base + i * 64, abort);
+  }
+
+  /** arm_smmu_init_l2_strtab(): the L2 table for `sid`, allocated on first use, and its L1 descriptor. */
+  ensureL2Strtab(sid: number): void {
+    if (!this.features.twoLvlStrtab) return;
+    const l1 = Math.floor(sid / 2 ** STRTAB_SPLIT);
+    if (this.l2Strtab.has(l1)) return;
+    const r = this.mem.alloc(2 ** STRTAB_SPLIT * 64, `strtab-l2:${this.name}[${l1}]`);
+    this.initAbortStes(r.base, 2 ** STRTAB_SPLIT);
+    this.l2Strtab.set(l1, r);
+    this.mem.writeWords(this.strtabRegion.base + l1 * 8, encodeStrtabL1(r.base, STRTAB_L1_SPAN));
+  }
+
+  /** arm_smmu_get_step_for_sid(): the physical address of `sid`'s STE. */
+  stePa(sid: number): number {
+    if (!this.features.twoLvlStrtab) return this.strtabRegion.base + sid * 64;
+    const l2 = this.l2Strtab.get(Math.floor(sid / 2 ** STRTAB_SPLIT))!;
+    return l2.base + (sid % 2 ** STRTAB_SPLIT) * 64;
   }
 
   get name(): string {
@@ -115,6 +184,10 @@ export class CdTable {
   readonly l2 = new Set<number>();
   /** cd_table.used_ssids: valid CDs at SSID != 0. */
   usedSsids = 0;
+  /** The linear table, or the L1 table (cdtab_dma). */
+  region!: Region;
+  /** The 64 KB L2 leaves by L1 index (cd_table.l2.l2ptrs). */
+  readonly l2Regions = new Map<number, Region>();
 
   constructor(
     readonly s1cdmax: number,
@@ -174,7 +247,32 @@ export function armSmmuInsertMaster(master: ArmSmmuMaster): KResult {
   if (master.sid >= 2 ** smmu.sidBits) return err('ERANGE', `SID ${hex(master.sid)} is outside ${smmu.name}'s ${smmu.sidBits}-bit stream table`);
   if (smmu.streams.has(master.sid)) return err('ENODEV', `SID ${hex(master.sid)} is already used by ${smmu.streams.get(master.sid)!.dev.name}`);
   smmu.streams.set(master.sid, master);
+  smmu.ensureL2Strtab(master.sid);
   return OK;
+}
+
+/** arm_smmu_cmdq_issue_cmd(): the command goes to the queue; the trace shows it. */
+export function armSmmuCmd(k: Kernel, smmu: ArmSmmuDevice, c: Cmd): void {
+  smmu.hw.command(c);
+  if (k.tr.on) k.tr.note(`cmdq ${smmu.name}: ${cmdText(c)}`);
+}
+
+/** The sync after a structure write: the invalidation, then CMD_SYNC (arm_smmu_cmdq_batch_submit). */
+function syncCmd(k: Kernel, smmu: ArmSmmuDevice, c: Cmd): void {
+  armSmmuCmd(k, smmu, c);
+  armSmmuCmd(k, smmu, { op: 'CMD_SYNC' });
+}
+
+export function cmdText(c: Cmd): string {
+  const parts: string[] = [c.op];
+  if (c.sid !== undefined) parts.push(`sid=${hex(c.sid)}`);
+  if (c.ssid !== undefined) parts.push(`ssid=${c.ssid}`);
+  if (c.leaf !== undefined) parts.push(`leaf=${c.leaf ? 1 : 0}`);
+  if (c.asid !== undefined) parts.push(`asid=${c.asid}`);
+  if (c.addr !== undefined) parts.push(`addr=${hex(c.addr)}`);
+  if (c.stag !== undefined) parts.push(`stag=${c.stag}`);
+  if (c.resp !== undefined) parts.push(`resp=${c.resp}`);
+  return parts.join(' ');
 }
 
 /** arm_smmu_alloc_cd_tables(): linear if !CD2L or max_contexts <= 1024, else 2-level with 64 KB leaves (§5.4). */
@@ -183,6 +281,9 @@ function armSmmuAllocCdTables(k: Kernel, master: ArmSmmuMaster): CdTable {
   const s1cdmax = master.ssidBits;
   const linear = !master.smmu.features.twoLvlCdtab || 2 ** s1cdmax <= CTXDESC_L2_ENTRIES;
   const t = new CdTable(s1cdmax, linear);
+  t.region = linear
+    ? k.mem.alloc(t.maxContexts * 64, `cd-table:${master.dev.name}`)
+    : k.mem.alloc(t.numL1Ents * 8, `cd-l1:${master.dev.name}`);
   master.cdTable = t;
   if (k.tr.on) k.tr.set(master.label, 'cd_table', { s1cdmax, fmt: linear ? 'linear' : '64k-l2', l1_ents: t.numL1Ents });
   return t;
@@ -198,10 +299,16 @@ export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: numb
   if (!t.linear && cd) {
     const l1 = Math.floor(ssid / CTXDESC_L2_ENTRIES);
     if (l1 < t.numL1Ents && !t.l2.has(l1)) {
-      t.l2.add(l1); // lazy 64 KB leaf, L1 descriptor written, then a non-leaf CFGI_CD
+      // arm_smmu_alloc_cd_ptr(): a 64 KB leaf, its L1 descriptor, then a non-leaf CFGI_CD (an invalid L1CD can be cached).
+      t.l2.add(l1);
+      const r = k.mem.alloc(CTXDESC_L2_ENTRIES * 64, `cd-l2:${master.dev.name}[${l1}]`);
+      t.l2Regions.set(l1, r);
+      k.mem.writeWords(t.region.base + l1 * 8, encodeCdL1(r.base, true));
       if (k.tr.on) k.tr.set(master.label, `l1[${l1}]`, 'valid');
+      syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: false });
     }
   }
+  writeCdBytes(k, master, t, ssid, cd);
   const old = t.cds.get(ssid);
   if (cd) t.cds.set(ssid, cd);
   else t.cds.delete(ssid);
@@ -217,6 +324,79 @@ export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: numb
   }
 }
 
+/**
+ * arm_smmu_get_cd_ptr(): where CD `ssid` lives. No bounds check, as in the kernel: past a linear table the address
+ * simply runs on into whatever follows. For a 2-level table an L1 index past the end reads cd_table.l2.l2ptrs[]
+ * out of bounds in the kernel [I]; the model has no address to write there and returns null.
+ */
+export function armSmmuCdPa(t: CdTable, ssid: number): number | null {
+  if (t.linear) return t.region.base + ssid * 64;
+  const l2 = t.l2Regions.get(Math.floor(ssid / CTXDESC_L2_ENTRIES));
+  return l2 ? l2.base + (ssid % CTXDESC_L2_ENTRIES) * 64 : null;
+}
+
+/** The CD's 64 bytes as the driver builds them (arm_smmu_make_s1_cd, arm_smmu_make_sva_cd, the release CD). */
+export function cdWords(cd: Cd | null): Uint32Array {
+  if (!cd) return encodeCd({}); // arm_smmu_clear_cd(): all zero, V = 0
+  const common = { v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: cd.kind !== 's1', asid: cd.asid, epd1: true };
+  if (cd.kind === 'fault') return encodeCd({ ...common, epd0: true }); // TTB0 ignored
+  const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
+  return encodeCd({
+    ...common,
+    t0sz: 16, // 64 - vabits_actual (48)
+    tg0: TG0.SZ_4K,
+    irgn0: TCR_RGN.WBWA,
+    orgn0: TCR_RGN.WBWA,
+    sh0: TCR_SH.IS,
+    ips: 5, // 48-bit PA
+    ttb0,
+    mairLo: 0x000004ff, // MAIR_EL1: Attr0 normal WB, Attr1 device-nGnRE [I]
+    mairHi: 0,
+  });
+}
+
+function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number, cd: Cd | null): void {
+  const pa = armSmmuCdPa(t, ssid);
+  if (pa === null) {
+    if (k.tr.on && cd) k.tr.note(`CD ${ssid} of ${master.dev.name}: L1 index past the ${t.numL1Ents}-entry L1 table; the kernel would dereference l2ptrs[] out of bounds`);
+    return;
+  }
+  const cur = k.mem.readWords(pa, 16);
+  writeEntry(cur, cdWords(cd), cdUsedBits, (next) => k.mem.writeWords(pa, next), () => syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: true }));
+  if (k.tr.on && cd && ssid >= t.maxContexts) {
+    const r = k.mem.regionAt(pa);
+    k.tr.note(`the write of CD ${ssid} landed at PA 0x${pa.toString(16)}, in ${r ? r.owner : 'unallocated memory'}`);
+  }
+}
+
+/** The STE's 64 bytes for the driver's record (arm_smmu_make_{abort,bypass,cdtable,s2_domain}_ste). */
+export function steWords(master: ArmSmmuMaster, ste: Ste): Uint32Array {
+  switch (ste.config) {
+    case 'abort':
+      return encodeSte({ v: true, config: STE_CONFIG.ABORT });
+    case 'bypass':
+      return encodeSte({ v: true, config: STE_CONFIG.BYPASS, shcfg: 1 });
+    case 's2':
+      return encodeSte({ v: true, config: STE_CONFIG.S2_TRANS, s2vmid: ste.vmid, s2aa64: true, s2r: true, s2t0sz: 16, s2tg: 0, s2ps: 5 });
+    case 's1': {
+      const t = master.cdTable!;
+      return encodeSte({
+        v: true,
+        config: STE_CONFIG.S1_TRANS,
+        s1fmt: ste.s1fmt === 'linear' ? S1FMT.LINEAR : S1FMT.L2_64K,
+        s1ContextPtr: t.region.base,
+        s1CdMax: ste.s1cdmax,
+        s1dss: ste.s1dss === 'terminate' ? S1DSS_BITS.TERMINATE : ste.s1dss === 'bypass' ? S1DSS_BITS.BYPASS : S1DSS_BITS.SSID0,
+        s1cir: S1C_CACHE.WBRA,
+        s1cor: S1C_CACHE.WBRA,
+        s1csh: ARM_SMMU_SH.ISH,
+        s1stalld: ste.s1stalld,
+        strw: STRW.NSEL1,
+      });
+    }
+  }
+}
+
 function cdJson(cd: Cd): { asid: number; kind: string; s: boolean; r: boolean; domain: string } {
   return { asid: cd.asid, kind: cd.kind, s: cd.stall, r: cd.record, domain: cd.domain.label };
 }
@@ -225,6 +405,10 @@ function cdJson(cd: Cd): { asid: number; kind: string; s: boolean; r: boolean; d
 function installSte(k: Kernel, master: ArmSmmuMaster, ste: Ste): void {
   const from = steLabel(master.ste);
   master.ste = ste;
+  const smmu = master.smmu;
+  const pa = smmu.stePa(master.sid);
+  // arm_smmu_write_ste() -> arm_smmu_write_entry(): hitless where it can be, each part followed by CFGI_STE + CMD_SYNC.
+  writeEntry(smmu.mem.readWords(pa, 16), steWords(master, ste), steUsedBits, (next) => smmu.mem.writeWords(pa, next), () => syncCmd(k, smmu, { op: 'CFGI_STE', sid: master.sid, leaf: true }));
   k.dirty.masters.add(master);
   if (k.tr.on && from !== steLabel(ste)) k.tr.set(master.label, 'ste', steLabel(ste), from);
 }
@@ -399,11 +583,9 @@ export function armSmmuDomainAllocPaging(k: Kernel, smmu: ArmSmmuDevice, stage: 
 export function armSmmuDomainFree(k: Kernel, domain: IommuDomain): void {
   const sd = domain.smmuDomain;
   if (!sd || sd.asid === 0) return;
+  syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
   k.asidXa.free(sd.asid);
-  if (k.tr.on) {
-    k.tr.note(`TLBI_NH_ASID asid=${sd.asid} on ${sd.smmu.name}`);
-    k.tr.set('arm_smmu_asid_xa', String(sd.asid), null, 'allocated');
-  }
+  if (k.tr.on) k.tr.set('arm_smmu_asid_xa', String(sd.asid), null, 'allocated');
 }
 
 /**
@@ -419,7 +601,8 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   for (const [master, ssids] of sd.masters) {
     for (const ssid of ssids) armSmmuWriteCdEntry(k, master, ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
   }
-  if (k.tr.on) k.tr.note(`TLBI_NH_ASID asid=${sd.asid}; ATC_INV all`);
+  armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
+  syncCmd(k, sd.smmu, { op: 'ATC_INV', ssv: false, size: 52 });
   k.tr.leave(fn, OK);
 }
 

@@ -1,0 +1,127 @@
+/**
+ * Simulated physical memory: sparse 4 KiB pages holding real bytes, and a page allocator that records who owns each
+ * allocation. Tables the driver allocates (stream table, CD tables, queues) and process pages live here, so a write
+ * past the end of a table lands in whatever the next bytes are, and can be told apart from a write inside it.
+ *
+ * Physical addresses are plain numbers (up to 2^52, exact in a double). Allocation is page-granular, as
+ * dma_alloc_coherent() and alloc_page() are: a 256-byte linear CD table still takes a whole page.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+/** What an allocation is for, so that a stray write can name what it hit. */
+export interface Region {
+  base: number;
+  size: number;
+  /** e.g. "cd-table:accel", "l2-cd:gpu[0]", "strtab:smmu0", "page:p1/mm0@0x400000", "pgtable:p1/mm0" */
+  owner: string;
+}
+
+/** First physical page handed out: leaves page 0 unused, so a zero pointer never names a real table. */
+const FIRST_PFN = 0x100;
+
+export class PhysMemory {
+  private readonly pages = new Map<number, Uint8Array>();
+  /** Allocated regions by first page number; each page of a region maps back to its region. */
+  private readonly regionOfPfn = new Map<number, Region>();
+  private nextPfn = FIRST_PFN;
+  private readonly freePfns: number[] = [];
+
+  /** Allocates `size` bytes (rounded up to pages, naturally aligned for power-of-two sizes), zeroed. */
+  alloc(size: number, owner: string): Region {
+    const npages = Math.max(1, Math.ceil(size / PAGE_SIZE));
+    let pfn: number;
+    if (npages === 1 && this.freePfns.length > 0) {
+      pfn = this.freePfns.pop()!;
+    } else {
+      const align = npages & (npages - 1) ? 1 : npages; // tables of 2^n pages are aligned to their size
+      pfn = Math.ceil(this.nextPfn / align) * align;
+      this.nextPfn = pfn + npages;
+    }
+    const r: Region = { base: pfn * PAGE_SIZE, size: npages * PAGE_SIZE, owner };
+    for (let i = 0; i < npages; i++) {
+      this.regionOfPfn.set(pfn + i, r);
+      this.pages.delete(pfn + i); // zeroed: absent pages read as zero
+    }
+    return r;
+  }
+
+  /** Frees a region's pages (their bytes are dropped; later allocations may reuse single pages). */
+  free(r: Region): void {
+    const first = r.base / PAGE_SIZE;
+    const n = r.size / PAGE_SIZE;
+    for (let i = 0; i < n; i++) {
+      this.regionOfPfn.delete(first + i);
+      this.pages.delete(first + i);
+      if (n === 1) this.freePfns.push(first + i);
+    }
+  }
+
+  /** The region holding `pa`, or undefined for unallocated memory. */
+  regionAt(pa: number): Region | undefined {
+    return this.regionOfPfn.get(Math.floor(pa / PAGE_SIZE));
+  }
+
+  private page(pfn: number, create: boolean): Uint8Array | undefined {
+    let p = this.pages.get(pfn);
+    if (!p && create) this.pages.set(pfn, (p = new Uint8Array(PAGE_SIZE)));
+    return p;
+  }
+
+  read8(pa: number): number {
+    return this.page(Math.floor(pa / PAGE_SIZE), false)?.[pa % PAGE_SIZE] ?? 0;
+  }
+
+  write8(pa: number, v: number): void {
+    this.page(Math.floor(pa / PAGE_SIZE), true)![pa % PAGE_SIZE] = v;
+  }
+
+  /** A little-endian 32-bit word at a 4-byte-aligned address. */
+  read32(pa: number): number {
+    const p = this.page(Math.floor(pa / PAGE_SIZE), false);
+    if (!p) return 0;
+    const o = pa % PAGE_SIZE;
+    return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
+  }
+
+  write32(pa: number, v: number): void {
+    const p = this.page(Math.floor(pa / PAGE_SIZE), true)!;
+    const o = pa % PAGE_SIZE;
+    p[o] = v & 0xff;
+    p[o + 1] = (v >>> 8) & 0xff;
+    p[o + 2] = (v >>> 16) & 0xff;
+    p[o + 3] = (v >>> 24) & 0xff;
+  }
+
+  /** Reads `n` 32-bit words (little-endian) into a new array: a 64-byte STE or CD is 16 words, 8 dwords lo/hi. */
+  readWords(pa: number, n: number): Uint32Array {
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.read32(pa + 4 * i);
+    return out;
+  }
+
+  writeWords(pa: number, words: Uint32Array | readonly number[]): void {
+    for (let i = 0; i < words.length; i++) this.write32(pa + 4 * i, words[i]!);
+  }
+
+  readBytes(pa: number, n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.read8(pa + i);
+    return out;
+  }
+
+  writeBytes(pa: number, bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.write8(pa + i, bytes[i]!);
+  }
+
+  /** Bytes of backing store actually held (pages written at least once). */
+  residentBytes(): number {
+    return this.pages.size * PAGE_SIZE;
+  }
+
+  /** Bytes allocated to regions (whether written or not). */
+  allocatedBytes(): number {
+    return this.regionOfPfn.size * PAGE_SIZE;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The SMMUv3 hardware: ID registers, the stream table base the driver programs, the command queue it consumes, the
+ * event queue it produces, a configuration cache and a TLB, and the translation of one transaction. After the Arm
+ * SMMUv3 specification (§3.21 structure access rules, §5.2 STE, §5.3 CD, §7.3 events) and the structure of QEMU's
+ * hw/arm/smmuv3.c: find STE -> decode STE -> fetch CD -> decode CD -> walk, faults carried as one value and recorded
+ * in one place.
+ *
+ * The hardware reads only bytes in PhysMemory. What it has cached it keeps serving until an invalidation command
+ * says otherwise, as real hardware does: a table changed without CFGI/TLBI shows up as a stale translation.
+ */
+import { decodeCd, decodeCdL1, type CdFields } from './cd.js';
+import type { Cmd } from './commands.js';
+import { type EventName, type EventRecord } from './events.js';
+import type { PhysMemory } from './memory.js';
+import { walkStage1 } from './pagetable.js';
+import { decodeSte, decodeStrtabL1, S1DSS, S1FMT, STE_CONFIG, type SteFields } from './ste.js';
+
+/** ID registers as fields (SMMU_IDR0, SMMU_IDR1, SMMU_IDR5), configurable per instance. */
+export interface SmmuIdRegs {
+  idr0: { stLevel: 0 | 1; stallModel: 0 | 1 | 2; cd2l: boolean; pri: boolean; ats: boolean; asid16: boolean; s1p: boolean; s2p: boolean };
+  idr1: { ssidsize: number; sidsize: number };
+  idr5: { oas: number /* bits */; gran4k: boolean };
+}
+
+/** SMMU_STRTAB_BASE / SMMU_STRTAB_BASE_CFG as the driver programs them (arm_smmu_write_strtab). */
+export interface StrtabConfig {
+  base: number;
+  fmt: 'linear' | '2lvl';
+  log2size: number;
+  split: number;
+}
+
+/** One transaction from a device (a DMA, or an ENQCMD completion write). */
+export interface Txn {
+  sid: number;
+  /** The SubstreamID, or null for a transaction without one (SSV = 0). */
+  ssid: number | null;
+  va: number;
+  write: boolean;
+}
+
+export type TxnResult =
+  | { ok: true; pa: number; via: 'tlb' | 'walk' | 'bypass'; asid: number | null }
+  /** Terminated: `event` is what was recorded (null when nothing is, e.g. an abort STE or CD.R = 0). */
+  | { ok: false; fault: EventName | 'ABORT'; event: EventName | null; stalled: boolean; stag: number; why: string };
+
+export interface CmdLogEntry {
+  seq: number;
+  cmd: Cmd;
+}
+
+/** Bounded record of what the driver asked for, for the views (the real queue is a ring the SMMU consumes). */
+const CMD_LOG_MAX = 4096;
+
+interface TlbEntry {
+  pa: number; // page base
+  write: boolean;
+}
+
+/** Per-SID cached configuration: the decoded STE and the CDs fetched through it. */
+interface CfgEntry {
+  ste: SteFields;
+  cds: Map<number, CdFields>; // key: ssid, or -1 for the CD used by SSV = 0 traffic
+}
+
+export class EventQueue {
+  readonly entries: EventRecord[] = [];
+  /** Events the SMMU could not write because the queue was full (SMMU_EVTQ_PROD.OVFLG toggles). */
+  overflowed = 0;
+  produced = 0;
+  constructor(readonly capacity: number) {}
+
+  push(e: EventRecord): boolean {
+    if (this.entries.length >= this.capacity) {
+      this.overflowed++;
+      return false;
+    }
+    this.entries.push(e);
+    this.produced++;
+    return true;
+  }
+
+  /** The driver's consumer (arm_smmu_evtq_thread): takes everything pending. */
+  drain(): EventRecord[] {
+    return this.entries.splice(0, this.entries.length);
+  }
+}
+
+export class SmmuV3Hw {
+  strtab: StrtabConfig | null = null;
+  readonly evtq: EventQueue;
+  readonly cmdLog: CmdLogEntry[] = [];
+  cmdSeq = 0;
+  readonly stats = { cfgHit: 0, cfgMiss: 0, tlbHit: 0, tlbMiss: 0, events: 0 };
+  private readonly cfg = new Map<number, CfgEntry>();
+  /** S1 TLB: key asid * 2^36 + VA page number (48-bit VA, 4 KiB pages). */
+  private readonly tlb = new Map<number, TlbEntry>();
+  /** Transactions held by a stall, by STAG, until CMD_RESUME. */
+  readonly stalled = new Map<number, { txn: Txn; resumed: 'retry' | 'abort' | null }>();
+  private nextStag = 1;
+
+  constructor(
+    readonly name: string,
+    readonly mem: PhysMemory,
+    readonly regs: SmmuIdRegs,
+    evtqLog2 = 8,
+  ) {
+    this.evtq = new EventQueue(1 << evtqLog2);
+  }
+
+  // --- commands ----------------------------------------------------------------------------------------------
+
+  /** Consumes one command from the command queue (the driver has written it and moved PROD). */
+  command(c: Cmd): void {
+    this.cmdLog.push({ seq: this.cmdSeq++, cmd: c });
+    if (this.cmdLog.length > CMD_LOG_MAX) this.cmdLog.splice(0, this.cmdLog.length - CMD_LOG_MAX);
+    switch (c.op) {
+      case 'CFGI_STE':
+        this.cfg.delete(c.sid!);
+        break;
+      case 'CFGI_CD':
+        this.cfg.get(c.sid!)?.cds.delete(c.ssid ?? 0);
+        if ((c.ssid ?? 0) === 0) this.cfg.get(c.sid!)?.cds.delete(-1);
+        break;
+      case 'CFGI_CD_ALL':
+        this.cfg.get(c.sid!)?.cds.clear();
+        break;
+      case 'CFGI_ALL':
+        this.cfg.clear();
+        break;
+      case 'TLBI_NH_ASID':
+        this.invalidateAsid(c.asid!);
+        break;
+      case 'TLBI_NH_VA':
+        this.tlb.delete(tlbKey(c.asid!, c.addr!));
+        break;
+      case 'TLBI_NSNH_ALL':
+        this.tlb.clear();
+        break;
+      case 'RESUME': {
+        const s = this.stalled.get(c.stag!);
+        if (s) s.resumed = c.resp === 'retry' ? 'retry' : 'abort';
+        break;
+      }
+      case 'CMD_SYNC':
+      case 'ATC_INV':
+      case 'PRI_RESP':
+        break;
+    }
+  }
+
+  private invalidateAsid(asid: number): void {
+    const lo = asid * 2 ** 36;
+    const hi = lo + 2 ** 36;
+    for (const k of this.tlb.keys()) if (k >= lo && k < hi) this.tlb.delete(k);
+  }
+
+  tlbSize(): number {
+    return this.tlb.size;
+  }
+
+  // --- translation -------------------------------------------------------------------------------------------
+
+  translate(t: Txn): TxnResult {
+    const ssv = t.ssid !== null;
+    const cfg = this.config(t.sid);
+    if ('fault' in cfg) return this.fail(t, cfg.fault, true, false, cfg.why);
+    const ste = cfg.ste;
+    if (!ste.v) return this.fail(t, 'C_BAD_STE', true, false, `STE ${t.sid} has V = 0`);
+    const config = ste.config;
+    if ((config & 4) === 0) return this.fail(t, 'ABORT', false, false, `STE ${t.sid} is an abort STE (Config ${config}): no event is recorded`);
+    const s1 = (config & 1) === 1;
+    if (!s1) {
+      if (ssv) return this.fail(t, 'C_BAD_SUBSTREAMID', true, false, `STE ${t.sid} has stage 1 disabled (Config ${config}) and the transaction carries SSID ${t.ssid}`);
+      if (config === STE_CONFIG.BYPASS) return { ok: true, pa: t.va, via: 'bypass', asid: null };
+      return this.fail(t, 'F_TRANSLATION', true, false, 'stage-2 translation is not modelled: every stage-2 access faults');
+    }
+    let key: number; // which CD
+    if (ssv) {
+      if (this.regs.idr1.ssidsize === 0) return this.fail(t, 'C_BAD_SUBSTREAMID', true, false, 'SMMU_IDR1.SSIDSIZE is 0: no SubstreamID may be supplied');
+      if (ste.s1CdMax === 0) return this.fail(t, 'C_BAD_SUBSTREAMID', true, false, `STE ${t.sid} has S1CDMax 0 (substreams disabled)`);
+      if (t.ssid! >= 2 ** ste.s1CdMax) return this.fail(t, 'C_BAD_SUBSTREAMID', true, false, `SSID ${t.ssid} >= 2^S1CDMax (${2 ** ste.s1CdMax})`);
+      if (t.ssid === 0 && ste.s1dss === S1DSS.SSID0) return this.fail(t, 'F_STREAM_DISABLED', true, false, 'S1DSS is SSID0 and the transaction supplies SSID 0');
+      key = t.ssid!;
+    } else if (ste.s1CdMax === 0) {
+      key = -1; // S1ContextPtr points at one CD
+    } else if (ste.s1dss === S1DSS.TERMINATE) {
+      return this.fail(t, 'F_STREAM_DISABLED', true, false, 'no SSID and S1DSS is TERMINATE');
+    } else if (ste.s1dss === S1DSS.BYPASS) {
+      return { ok: true, pa: t.va, via: 'bypass', asid: null };
+    } else {
+      key = -1; // S1DSS SSID0: CD 0
+    }
+    const cd = this.cd(t.sid, cfg, key);
+    if ('fault' in cd) return this.fail(t, cd.fault, true, false, cd.why);
+    if (!cd.v) return this.fail(t, 'C_BAD_CD', true, false, `CD ${key < 0 ? 0 : key} of SID ${t.sid} has V = 0`);
+    const record = cd.r;
+    const stall = cd.s && !ste.s1stalld && this.regs.idr0.stallModel !== 1;
+    if (cd.epd0) return this.fail(t, 'F_TRANSLATION', record, stall, `CD ${key < 0 ? 0 : key} has EPD0 set: every walk faults`);
+    const tk = tlbKey(cd.asid, t.va);
+    const hit = this.tlb.get(tk);
+    if (hit) {
+      this.stats.tlbHit++;
+      if (t.write && !hit.write) return this.fail(t, 'F_PERMISSION', record, stall, `write to a read-only page (TLB, ASID ${cd.asid})`);
+      return { ok: true, pa: hit.pa + (t.va % 4096), via: 'tlb', asid: cd.asid };
+    }
+    this.stats.tlbMiss++;
+    const w = walkStage1(this.mem, cd.ttb0, t.va, { write: t.write }, cd.t0sz);
+    if (!w.ok) {
+      const ev: EventName = w.fault === 'translation' ? 'F_TRANSLATION' : w.fault === 'access' ? 'F_ACCESS' : w.fault === 'permission' ? 'F_PERMISSION' : 'F_ADDR_SIZE';
+      return this.fail(t, ev, record, stall, `stage-1 walk through TTB0 0x${cd.ttb0.toString(16)} faulted at level ${w.level} (${w.fault})`);
+    }
+    const base = w.pa - (t.va % 4096);
+    this.tlb.set(tk, { pa: base, write: w.write });
+    return { ok: true, pa: w.pa, via: 'walk', asid: cd.asid };
+  }
+
+  /** The configuration cache: STE by SID, fetched from the stream table on a miss. */
+  private config(sid: number): CfgEntry | { fault: EventName; why: string } {
+    const hit = this.cfg.get(sid);
+    if (hit) {
+      this.stats.cfgHit++;
+      return hit;
+    }
+    this.stats.cfgMiss++;
+    const st = this.strtab;
+    if (!st) return { fault: 'C_BAD_STREAMID', why: 'the stream table is not configured' };
+    let stePa: number;
+    if (st.fmt === 'linear') {
+      if (sid >= 2 ** st.log2size) return { fault: 'C_BAD_STREAMID', why: `SID ${sid} >= 2^${st.log2size} (linear stream table)` };
+      stePa = st.base + sid * 64;
+    } else {
+      if (sid >= 2 ** st.log2size) return { fault: 'C_BAD_STREAMID', why: `SID ${sid} is outside the ${st.log2size}-bit 2-level stream table` };
+      const l1 = decodeStrtabL1(this.mem.readWords(st.base + Math.floor(sid / 2 ** st.split) * 8, 2));
+      const idx = sid % 2 ** st.split;
+      if (l1.span === 0 || idx >= 2 ** (l1.span - 1)) return { fault: 'C_BAD_STREAMID', why: `L1 stream table descriptor for SID ${sid} is invalid (Span ${l1.span})` };
+      stePa = l1.l2ptr + idx * 64;
+    }
+    const e: CfgEntry = { ste: decodeSte(this.mem.readWords(stePa, 16)), cds: new Map() };
+    this.cfg.set(sid, e);
+    return e;
+  }
+
+  /** A CD through the cache; key -1 is the CD for SSV = 0 traffic (CD 0, or the single CD when S1CDMax = 0). */
+  private cd(sid: number, cfg: CfgEntry, key: number): CdFields | { fault: EventName; why: string } {
+    const hit = cfg.cds.get(key);
+    if (hit) return hit;
+    const ste = cfg.ste;
+    const ssid = key < 0 ? 0 : key;
+    let cdPa: number;
+    if (ste.s1CdMax === 0 || ste.s1fmt === S1FMT.LINEAR || ste.s1fmt === 3) {
+      cdPa = ste.s1ContextPtr + ssid * 64;
+    } else {
+      const leafBits = ste.s1fmt === S1FMT.L2_4K ? 6 : 10;
+      const l1 = decodeCdL1(this.mem.readWords(ste.s1ContextPtr + Math.floor(ssid / 2 ** leafBits) * 8, 2));
+      if (!l1.valid) return { fault: 'C_BAD_SUBSTREAMID', why: `L1 CD descriptor ${Math.floor(ssid / 2 ** leafBits)} for SSID ${ssid} has V = 0` };
+      cdPa = l1.l2ptr + (ssid % 2 ** leafBits) * 64;
+    }
+    const cd = decodeCd(this.mem.readWords(cdPa, 16));
+    cfg.cds.set(key, cd);
+    return cd;
+  }
+
+  private fail(t: Txn, fault: EventName | 'ABORT', record: boolean, stall: boolean, why: string): TxnResult {
+    let stag = 0;
+    if (stall) {
+      stag = this.nextStag++;
+      this.stalled.set(stag, { txn: t, resumed: null });
+    }
+    let event: EventName | null = null;
+    if (fault !== 'ABORT' && (record || stall)) {
+      const e: EventRecord = { id: fault, sid: t.sid, ssv: t.ssid !== null, ssid: t.ssid ?? 0, stall, stag, rnw: !t.write, pnu: false, ind: false, addr: t.va };
+      if (this.evtq.push(e)) {
+        event = fault;
+        this.stats.events++;
+      }
+    }
+    return { ok: false, fault, event, stalled: stall, stag, why };
+  }
+}
+
+function tlbKey(asid: number, va: number): number {
+  return asid * 2 ** 36 + Math.floor(va / 4096);
+}
