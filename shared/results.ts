@@ -16,6 +16,16 @@ export interface StepResult {
   crossed?: boolean;
   /** A short remark (the pid of a new process, the name given to a kernel PASID). */
   detail?: string;
+  /** dma: the event that terminated the transfer, if one was recorded. */
+  event?: string | null;
+  /** dma: every SMMU event recorded during the step. */
+  events?: string[];
+  /** Bytes read back (dma read, touch read), as hex. */
+  data?: string;
+  /** An isolation failure this step caused: a DMA or descriptor that reached someone else's memory. */
+  isolation?: string;
+  /** dma: where the transfer landed, page by page, and whose memory that is. */
+  reached?: { va: number; pa: number; owner: string }[];
   /** The step could not be applied in the lab's current state; nothing changed. */
   rejected?: string;
 }

@@ -9,9 +9,15 @@ import { Name, SocConfig } from './soc-config.js';
 export const POLICY_NAMES = ['mainline', 'rfc-v1', 'arch-gated', 'driver-pasid'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
-export const ERRNO_NAMES = ['EPERM', 'ENOENT', 'ENOMEM', 'EBUSY', 'ENODEV', 'EINVAL', 'ENOSPC', 'ERANGE', 'EOVERFLOW', 'EOPNOTSUPP', 'ENXIO', 'SIGSEGV', 'SIGILL'] as const;
+export const ERRNO_NAMES = ['EPERM', 'ENOENT', 'ENOMEM', 'EBUSY', 'ENODEV', 'EINVAL', 'ENOSPC', 'ERANGE', 'EOVERFLOW', 'EOPNOTSUPP', 'ENXIO', 'EFAULT', 'SIGSEGV', 'SIGILL'] as const;
 
 const ProcessRef = z.object({ process: Name }).strict();
+/** A 48-bit virtual address. */
+const Va = z.int().min(0).max(2 ** 48 - 1);
+/** A transfer length: at most 1 MiB per step. */
+const Len = z.int().min(1).max(1 << 20);
+/** Bytes as hex, e.g. "deadbeef". */
+const Hex = z.string().regex(/^([0-9a-fA-F]{2})+$/, 'hex bytes, an even number of hex digits').max(2 << 20);
 
 /** Every operation with the schema of its arguments. Processes are created on first mention. */
 export const OPS = {
@@ -39,6 +45,20 @@ export const OPS = {
   open_wq: z.object({ process: Name, device: Name, wq: Name }).strict(),
   /** x86 ENQCMD from a thread of the process to a shared WQ of the device (S9). Threads are created on first mention. */
   enqcmd: z.object({ process: Name, thread: Name.default('main'), device: Name, wq: Name.optional() }).strict(),
+  /** mmap(): a VMA in the process's address space; pages are populated on first touch (CPU or IOPF). */
+  map: z.object({ process: Name, va: Va, length: Len, write: z.boolean().default(true) }).strict(),
+  /** The CPU touches memory: reads, or writes `data` (hex bytes, repeated) / a counting pattern. Faults pages in. */
+  touch: z.object({ process: Name, va: Va, length: Len.default(1), write: z.boolean().default(true), data: Hex.optional() }).strict(),
+  /** munmap(): pages go; `notify: false` skips the mmu-notifier invalidation (a kernel bug, to show stale TLBs). */
+  unmap: z.object({ process: Name, va: Va, length: Len, notify: z.boolean().default(true) }).strict(),
+  /**
+   * A DMA from the device through its SMMU. `process`: tagged with the PASID the device's driver programmed for that
+   * process's open file; `ssid`: a raw SubstreamID; neither: no SubstreamID (RID traffic).
+   */
+  dma: z
+    .object({ device: Name, process: Name.optional(), ssid: z.int().min(0).max(0xfffff).optional(), va: Va, length: Len.default(64), write: z.boolean().default(false), data: Hex.optional() })
+    .strict()
+    .refine((a) => a.process === undefined || a.ssid === undefined, { message: 'give process or ssid, not both' }),
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -58,6 +78,12 @@ export const Outcome = z
     violations: z.union([z.int().min(0), z.array(z.string())]),
     /** enqcmd: whose address space the descriptor's PASID names on the device (null: nothing attached). */
     reaches: z.string().nullable(),
+    /** dma: the SMMU event that terminated the transfer (null: none was recorded). */
+    event: z.string().nullable(),
+    /** dma: every SMMU event recorded during the step, in order. */
+    events: z.array(z.string()),
+    /** dma (read) / touch (read): the bytes read back, as hex. */
+    data: z.string(),
     /** State after the step: a dotted path into the lab's state view, and the value expected there. */
     state: z.record(z.string(), z.unknown()),
   })

@@ -10,8 +10,10 @@ import { enqcmd } from '../sim/kernel/enqcmd.js';
 import { iommuAttachGroup } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import { closeDeviceFile, execProcess, exitProcess, forkProcess, spawnProcess } from '../sim/kernel/process.js';
-import type { Device, IommuDomain, Process } from '../sim/kernel/structs.js';
+import type { Device, IommuDomain, MmStruct, OpenFile, Process } from '../sim/kernel/structs.js';
 import { allocRidDomain, freeRidDomain } from '../sim/soc.js';
+import { deviceDma } from '../sim/devices/dma.js';
+import { armSmmuCmd } from '../sim/smmuv3/driver.js';
 
 class Rejected extends Error {}
 
@@ -53,7 +55,16 @@ export function precheck(k: Kernel, op: Op): string | null {
       case 'exit':
       case 'open_wq':
       case 'enqcmd':
+      case 'map':
+      case 'touch':
+      case 'unmap':
         proc(op.args.process);
+        break;
+      case 'dma':
+        if (op.args.process !== undefined) {
+          const p = existing(k, op.args.process);
+          if (!dmaFile(p, op.args.device)) reject(`process '${p.name}' has no open file on '${op.args.device}': its driver has no PASID to tag the DMA with`);
+        }
         break;
       case 'spawn':
         if (k.processes.has(op.args.process)) reject(`process '${op.args.process}' already exists`);
@@ -97,6 +108,40 @@ export function precheck(k: Kernel, op: Op): string | null {
   } catch (e) {
     if (e instanceof Rejected) return e.message;
     throw e;
+  }
+}
+
+/** The file whose PASID a device's driver uses for DMA on behalf of `p`: its most recent open (or kept) file. */
+function dmaFile(p: Process, device: string): OpenFile | undefined {
+  const files = p.alive ? p.fds : p.kept;
+  for (let i = files.length - 1; i >= 0; i--) if (files[i]!.dev.name === device) return files[i];
+  return undefined;
+}
+
+function hexBytes(s: string | undefined): Uint8Array | null {
+  if (s === undefined) return null;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
+ * The mmu notifier's arch_invalidate_secondary_tlbs() for an unmapped range: TLBI by VA for each SVA domain of the
+ * mm (by ASID when the range is large), then CMD_SYNC (arm-smmu-v3-sva.c).
+ */
+function invalidateSecondaryTlbs(k: Kernel, mm: MmStruct, va: number, length: number): void {
+  for (const d of mm.iommuMm?.svaDomains ?? []) {
+    const sd = d.smmuDomain!;
+    const pages = Math.ceil(length / 4096);
+    if (pages > 64) armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
+    else for (let i = 0; i < pages; i++) armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_VA', asid: sd.asid, addr: va + i * 4096, leaf: true });
+    armSmmuCmd(k, sd.smmu, { op: 'CMD_SYNC' });
   }
 }
 
@@ -186,6 +231,63 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       const r = enqcmd(k, actor(k, op.args.process), op.args.thread, device(k, op.args.device));
       if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
       return { ok: true, pasid: r.pasid, reaches: r.reaches, crossed: r.crossed };
+    }
+    case 'map': {
+      const p = actor(k, op.args.process);
+      const r = p.mm.as!.mmap(op.args.va, op.args.length, { write: op.args.write });
+      k.dirty.processes.add(p);
+      if (k.tr.on && r.ok) k.tr.set(`mm:${p.mm.label}`, `vma[0x${op.args.va.toString(16)}]`, { length: op.args.length, write: op.args.write });
+      return r.ok ? { ok: true } : { ok: false, errno: 'EINVAL', why: r.why };
+    }
+    case 'touch': {
+      const p = actor(k, op.args.process);
+      const as = p.mm.as!;
+      k.dirty.processes.add(p);
+      if (op.args.write) {
+        const data = hexBytes(op.args.data) ?? new Uint8Array([0]);
+        const bytes = new Uint8Array(op.args.length);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = op.args.data ? data[i % data.length]! : i & 0xff;
+        const r = as.cpuWrite(op.args.va, bytes);
+        return r.ok ? { ok: true } : { ok: false, errno: 'SIGSEGV', why: `store to 0x${r.va.toString(16)} outside any writable VMA of ${p.mm.label}` };
+      }
+      const r = as.cpuRead(op.args.va, op.args.length);
+      return r.ok ? { ok: true, data: toHex(r.bytes) } : { ok: false, errno: 'SIGSEGV', why: `load from 0x${r.va.toString(16)} outside any VMA of ${p.mm.label}` };
+    }
+    case 'unmap': {
+      const p = actor(k, op.args.process);
+      const n = p.mm.as!.munmap(op.args.va, op.args.length);
+      k.dirty.processes.add(p);
+      if (op.args.notify) invalidateSecondaryTlbs(k, p.mm, op.args.va, op.args.length);
+      else if (k.tr.on) k.tr.note(`munmap without the mmu notifier: no TLBI reaches the SMMU`);
+      return { ok: true, detail: `${n} page(s) unmapped` };
+    }
+    case 'dma': {
+      const d = device(k, op.args.device);
+      let ssid: number | null = op.args.ssid ?? null;
+      let forMm: MmStruct | null = null;
+      if (op.args.process !== undefined) {
+        const f = dmaFile(existing(k, op.args.process), d.name)!;
+        ssid = f.pasid;
+        forMm = f.handle.domain.mm;
+      }
+      const r = deviceDma(k, d, ssid, op.args.va, op.args.length, op.args.write, hexBytes(op.args.data));
+      const reached = r.reached.map((c) => ({ va: c.va, pa: c.pa, owner: k.mem.regionAt(c.pa)?.owner ?? 'unallocated' }));
+      const res: StepResult = {
+        ok: r.ok,
+        pasid: ssid ?? undefined,
+        event: r.events.length ? r.events[r.events.length - 1]!.id : null,
+        events: r.events.map((e) => e.id),
+        reached,
+      };
+      if (res.pasid === undefined) delete res.pasid;
+      if (!r.ok) Object.assign(res, { errno: 'EFAULT', why: `${r.fault}: ${r.why}` });
+      else if (!op.args.write) res.data = toHex(r.bytes);
+      if (forMm) {
+        const mine = `page:${forMm.label}@`;
+        const stray = reached.find((c) => !c.owner.startsWith(mine));
+        if (stray) res.isolation = `DMA from ${d.name} for ${forMm.label} (SSID ${ssid}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
+      }
+      return res;
     }
   }
 }

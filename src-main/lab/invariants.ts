@@ -123,8 +123,7 @@ export function checkDirty(k: Kernel): CheckResult {
     const subject = `${m.label}/used_ssids`;
     checked.add(subject);
     if (!t) continue;
-    let n = 0;
-    for (const s of t.cds.keys()) if (s !== 0) n++;
+    const n = t.cds.size - (t.cds.has(0) ? 1 : 0);
     if (n !== t.usedSsids) v('used-ssids', subject, `${m.dev.name}: used_ssids is ${t.usedSsids}, ${n} CD(s) at SSID != 0 are valid`);
   }
 

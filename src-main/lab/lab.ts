@@ -18,6 +18,8 @@ export interface LabOptions {
   check?: boolean;
   /** Record the trace (default true). */
   trace?: boolean;
+  /** Report what each step touched (default true; hosts build their diffs from it). */
+  touched?: boolean;
 }
 
 /**
@@ -60,6 +62,7 @@ export class Lab {
   private open = new Map<string, Finding>();
   private readonly check: boolean;
   private readonly trace: boolean;
+  private readonly wantTouched: boolean;
 
   constructor(
     readonly config: SocConfig,
@@ -68,6 +71,7 @@ export class Lab {
   ) {
     this.check = options.check ?? true;
     this.trace = options.trace ?? true;
+    this.wantTouched = options.touched ?? true;
     this.reset();
   }
 
@@ -97,8 +101,9 @@ export class Lab {
       this.kernel.dirty.clear();
       return { index, op, result, touched: EMPTY_TOUCHED, findings: [], trace: [] };
     }
-    const touched = touchedBy(this.kernel);
+    const touched = this.wantTouched ? touchedBy(this.kernel) : EMPTY_TOUCHED;
     const findings = this.check ? this.collect(index) : [];
+    if (result.isolation) findings.push({ step: index, invariant: 'isolation', subject: `dma:${index}`, message: result.isolation });
     if (result.crossed) {
       findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}` });
     }

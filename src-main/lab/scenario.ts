@@ -142,8 +142,10 @@ export function runScenario(s: Scenario, policy: PolicyName, strict = false, kee
 
 export function describeResult(r: StepResult): string {
   if (r.rejected !== undefined) return `rejected (${r.rejected})`;
-  if (!r.ok) return `${r.errno}`;
+  if (!r.ok) return r.events?.length ? `${r.errno} (${r.events.join(',')})` : `${r.errno}`;
   const parts = [r.pasid !== undefined ? `pasid ${r.pasid}` : 'ok'];
+  if (r.data !== undefined) parts.push(`data ${r.data.length > 32 ? r.data.slice(0, 32) + '…' : r.data}`);
+  if (r.events !== undefined && r.events.length) parts.push(`events ${r.events.join(',')}`);
   if (r.reaches !== undefined) parts.push(`reaches ${r.reaches ?? 'nothing'}`);
   return parts.join(', ');
 }
@@ -156,6 +158,9 @@ function compare(e: Outcome | null, r: StepResult, findings: Finding[], lab: Lab
   if (e?.pasid !== undefined && (!r.ok || r.pasid !== e.pasid)) out.push(`expected pasid ${e.pasid}, got ${got}`);
   if (e?.error !== undefined && (r.ok || r.errno !== e.error)) out.push(`expected error ${e.error}, got ${got}`);
   if (e?.reaches !== undefined && r.reaches !== e.reaches) out.push(`expected the descriptor to reach ${e.reaches ?? 'nothing'}, got ${r.reaches === undefined ? got : (r.reaches ?? 'nothing')}`);
+  if (e?.event !== undefined && (r.event ?? null) !== e.event) out.push(`expected event ${e.event ?? 'none'}, got ${r.event === undefined ? got : (r.event ?? 'none')}`);
+  if (e?.events !== undefined && !isDeepStrictEqual(r.events ?? [], e.events)) out.push(`expected events [${e.events.join(', ')}], got [${(r.events ?? []).join(', ')}]`);
+  if (e?.data !== undefined && (r.data ?? '').toLowerCase() !== e.data.toLowerCase()) out.push(`expected data ${e.data}, got ${r.data === undefined ? got : r.data}`);
   const names = [...new Set(findings.map((f) => f.invariant))].sort();
   if (e?.violations === undefined) {
     // judged by runScenario, which knows the policy

@@ -5,8 +5,11 @@
  * kernel-semantics.md §0): STRTAB_STE_0_*, STRTAB_STE_1_*, STRTAB_STE_2_*, STRTAB_STE_3_*, STRTAB_L1_DESC_*.
  * Cross-checked against QEMU hw/arm/smmuv3-internal.h (STE_VALID, STE_CONFIG, STE_S1FMT, STE_S1CDMAX, STE_S1STALLD,
  * STE_EATS, STE_STRW, STE_S2VMID, STE_S2T0SZ, STE_S2SL0, STE_S2TG, STE_S2PS, STE_S2AA64, STE_S2S, STE_CTXPTR,
- * STE_S2TTB, which index 32-bit words: word[2i+1] bit b = dword i bit 32+b). QEMU extracts only address bits
- * [47:x] of S1ContextPtr and S2TTB; the kernel masks are [51:x], which we follow.
+ * STE_S2TTB, which index 32-bit words: word[2i+1] bit b = dword i bit 32+b). Where they differ we follow the kernel:
+ *  - QEMU extracts only address bits [47:x] of S1ContextPtr and S2TTB; the kernel masks are [51:x] (the SMMUv3 spec
+ *    text in wuyongzheng/arm-md-specs smmu/smmu-5.2.md gives S1ContextPtr as [55:6], for 56-bit OAs);
+ *  - QEMU's STE_S2S reads word[5] bit 26 = STE bit 186, which the kernel (STRTAB_STE_2_S2R, 1 << 58 of dword 2)
+ *    and the same spec text call S2R; S2S is bit 185 (dword 2 bit 57, STRTAB_STE_2_S2S).
  *
  * Used bits follow arm_smmu_get_ste_used() in arm-smmu-v3.c.
  */

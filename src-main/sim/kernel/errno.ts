@@ -16,6 +16,7 @@ export const ERRNOS = [
   'EOVERFLOW',
   'EOPNOTSUPP',
   'ENXIO',
+  'EFAULT',
 ] as const;
 export type Errno = (typeof ERRNOS)[number];
 

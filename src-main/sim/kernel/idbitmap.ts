@@ -12,18 +12,23 @@
  * with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that range).
  */
 
-const DENSE_WORDS_MAX = 1 << 15; // 128 KiB per level at most; enough to keep the 2^20 IDA dense (32 Ki words)
+const DENSE_WORDS_MAX = 1 << 15;
+/** 32^l for each level l. */
+const SPAN = [1, 32, 1024, 32768, 1048576, 33554432, 1073741824, 34359738368]; // 128 KiB per level at most; enough to keep the 2^20 IDA dense (32 Ki words)
 
 type Level = Uint32Array | Map<number, number>;
 
 export class IdBitmap {
   readonly bits: number;
+  /** 2^bits, the number of ids. */
+  readonly limit: number;
   private readonly levels: Level[];
   private count = 0;
 
   constructor(bits: number) {
     if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`IdBitmap: bits must be 1..32, got ${bits}`);
     this.bits = bits;
+    this.limit = 2 ** bits;
     this.levels = [];
     let span = bits; // log2 of the number of bits at this level
     for (;;) {
@@ -37,10 +42,6 @@ export class IdBitmap {
   /** Number of IDs in use. */
   get size(): number {
     return this.count;
-  }
-
-  get limit(): number {
-    return 2 ** this.bits;
   }
 
   has(id: number): boolean {
@@ -127,18 +128,20 @@ export class IdBitmap {
    * A level-l word covers 32^(l+1) IDs; bit b of it stands for word (w*32+b) of level l-1 (or ID w*32+b at l = 0).
    */
   private search(l: number, w: number, from: number): number {
-    const shift = 5 * l; // log2 of the IDs covered by one bit of a level-l word
+    const span = SPAN[l]!; // IDs covered by one bit of a level-l word: 32^l
     const base = w * 32; // index of the first child (word at l-1, or ID at 0)
-    const firstChild = from <= base * 2 ** shift ? 0 : Math.floor(from / 2 ** shift) - base;
+    const firstChild = from <= base * span ? 0 : Math.floor(from / span) - base;
     if (firstChild > 31) return -1;
-    const full = word(this.levels[l]!, w);
-    for (let b = firstChild; b < 32; b++) {
-      if ((full >>> b) & 1) continue;
+    // Candidate children: clear bits at or above firstChild, visited lowest first.
+    let avail = ~word(this.levels[l]!, w) & (firstChild === 0 ? 0xffffffff : ~((1 << firstChild) - 1));
+    while (avail !== 0) {
+      const b = 31 - Math.clz32(avail & -avail);
       const child = base + b;
-      if (l === 0) return child >= from ? child : -1;
+      if (l === 0) return child;
       const r = this.search(l - 1, child, from);
       if (r >= 0) return r;
       // The child had room only below `from`; keep scanning its right siblings.
+      avail &= avail - 1;
     }
     return -1;
   }

@@ -5,6 +5,7 @@
  */
 import { Ida } from './ida.js';
 import { PhysMemory } from '../hw/memory.js';
+import type { EventRecord } from '../hw/events.js';
 import { Dirty, Tracer } from './trace.js';
 import type { ArmSmmuDevice, ArmSmmuMaster } from '../smmuv3/driver.js';
 import type { Policy } from '../policies/policy.js';
@@ -24,6 +25,8 @@ export class Kernel {
   readonly tr = new Tracer();
   /** The SoC's physical memory: SMMU tables, page tables, process pages. */
   readonly mem = new PhysMemory();
+  /** Events the driver's event-queue threads consumed, newest last (bounded). */
+  readonly smmuEvents: { smmu: string; record: EventRecord }[] = [];
   readonly dirty = new Dirty<IommuGroup, MmStruct, IommuDomain, IommuSva, ArmSmmuMaster, Process>();
 
   /** drivers/iommu/iommu.c: DEFINE_IDA(iommu_global_pasid_ida), over the 20-bit PASID space. */

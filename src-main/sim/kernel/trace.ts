@@ -100,14 +100,7 @@ export class Dirty<G, M, D, H, A, P> {
   }
 
   clear(): void {
-    this.slots.clear();
-    this.cds.clear();
-    this.groups.clear();
-    this.mms.clear();
-    this.domains.clear();
-    this.handles.clear();
-    this.masters.clear();
-    this.pasids.clear();
-    this.processes.clear();
+    // Clearing an empty Set still allocates a fresh table in V8: skip the empty ones (most of them, most steps).
+    for (const c of [this.slots, this.cds, this.groups, this.mms, this.domains, this.handles, this.masters, this.pasids, this.processes]) if (c.size) c.clear();
   }
 }
