@@ -52,11 +52,26 @@ export const OPS = {
   /** munmap(): pages go; `notify: false` skips the mmu-notifier invalidation (a kernel bug, to show stale TLBs). */
   unmap: z.object({ process: Name, va: Va, length: Len, notify: z.boolean().default(true) }).strict(),
   /**
+   * dma_map_single() of a kernel buffer for the device: pages mapped at `iova` in its group's DMA domain (the RID's
+   * io-pgtable), for RID traffic (no SSID) and kernel PASIDs. Fails when the RID is not on a DMA domain.
+   */
+  dma_map: z.object({ device: Name, iova: Va, length: Len, data: Hex.optional() }).strict(),
+  /**
    * A DMA from the device through its SMMU. `process`: tagged with the PASID the device's driver programmed for that
    * process's open file; `ssid`: a raw SubstreamID; neither: no SubstreamID (RID traffic).
    */
   dma: z
-    .object({ device: Name, process: Name.optional(), ssid: z.int().min(0).max(0xfffff).optional(), va: Va, length: Len.default(64), write: z.boolean().default(false), data: Hex.optional() })
+    .object({
+      device: Name,
+      process: Name.optional(),
+      ssid: z.int().min(0).max(0xfffff).optional(),
+      /** A raw StreamID instead of the device's own (traffic from a stream the kernel does not know). */
+      sid: z.int().min(0).max(0xffffffff).optional(),
+      va: Va,
+      length: Len.default(64),
+      write: z.boolean().default(false),
+      data: Hex.optional(),
+    })
     .strict()
     .refine((a) => a.process === undefined || a.ssid === undefined, { message: 'give process or ssid, not both' }),
 } as const;

@@ -261,6 +261,20 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       else if (k.tr.on) k.tr.note(`munmap without the mmu notifier: no TLBI reaches the SMMU`);
       return { ok: true, detail: `${n} page(s) unmapped` };
     }
+    case 'dma_map': {
+      const d = device(k, op.args.device);
+      const dom = d.group.domain;
+      if (!dom?.pgtable) return { ok: false, errno: 'EINVAL', why: `${d.name}'s RID is on ${dom?.label ?? 'no domain'}, not a DMA domain: nothing to map into` };
+      const data = hexBytes(op.args.data);
+      for (let off = 0; off < op.args.length; off += 4096) {
+        const iova = op.args.iova - (op.args.iova % 4096) + off;
+        const page = k.mem.alloc(4096, `dma-buf:${d.name}@0x${iova.toString(16)}`);
+        if (data) for (let i = 0; i < 4096; i++) k.mem.write8(page.base + i, data[(off + i) % data.length]!);
+        dom.pgtable.map(iova, page.base, { write: true });
+      }
+      if (k.tr.on) k.tr.set(dom.label, `iova[0x${op.args.iova.toString(16)}]`, { length: op.args.length });
+      return { ok: true };
+    }
     case 'dma': {
       const d = device(k, op.args.device);
       let ssid: number | null = op.args.ssid ?? null;
@@ -270,7 +284,7 @@ export function applyOp(k: Kernel, op: Op): StepResult {
         ssid = f.pasid;
         forMm = f.handle.domain.mm;
       }
-      const r = deviceDma(k, d, ssid, op.args.va, op.args.length, op.args.write, hexBytes(op.args.data));
+      const r = deviceDma(k, d, ssid, op.args.va, op.args.length, op.args.write, hexBytes(op.args.data), op.args.sid);
       const reached = r.reached.map((c) => ({ va: c.va, pa: c.pa, owner: k.mem.regionAt(c.pa)?.owner ?? 'unallocated' }));
       const res: StepResult = {
         ok: r.ok,

@@ -74,11 +74,11 @@ function iopfHandle(k: Kernel, smmu: ArmSmmuDevice, e: EventRecord): 'retry' | '
  * One DMA from `dev`: `length` bytes at `va`, tagged with `ssid` (null: no SubstreamID). A write stores `data`
  * (repeated if shorter than `length`); a read returns what it read.
  */
-export function deviceDma(k: Kernel, dev: Device, ssid: number | null, va: number, length: number, write: boolean, data: Uint8Array | null): DmaResult {
+export function deviceDma(k: Kernel, dev: Device, ssid: number | null, va: number, length: number, write: boolean, data: Uint8Array | null, sid = dev.sid): DmaResult {
   const smmu = dev.smmu;
   const hw = smmu.hw;
   const fn = 'dma';
-  if (k.tr.on) k.tr.enter(fn, { dev: dev.name, sid: dev.sid, ssid, va, length, write });
+  if (k.tr.on) k.tr.enter(fn, { dev: dev.name, sid, ssid, va, length, write });
   const out = new Uint8Array(length);
   if (write) for (let i = 0; i < length; i++) out[i] = data && data.length ? data[i % data.length]! : i & 0xff;
   const events: EventRecord[] = [];
@@ -90,7 +90,7 @@ export function deviceDma(k: Kernel, dev: Device, ssid: number | null, va: numbe
   while (done < length) {
     const cur = va + done;
     const n = Math.min(length - done, 4096 - (cur % 4096));
-    const txn = { sid: dev.sid, ssid, va: cur, write };
+    const txn = { sid, ssid, va: cur, write };
     let r = hw.translate(txn);
     if (!r.ok && r.stalled) {
       events.push(...armSmmuEvtqThread(k, smmu));

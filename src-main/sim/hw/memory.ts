@@ -21,8 +21,14 @@ export interface Region {
 /** First physical page handed out: leaves page 0 unused, so a zero pointer never names a real table. */
 const FIRST_PFN = 0x100;
 
+/** Words are read through a Uint32Array view, which is little-endian only on a little-endian host. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+if (!LITTLE_ENDIAN) throw new Error('PhysMemory needs a little-endian host');
+
 export class PhysMemory {
   private readonly pages = new Map<number, Uint8Array>();
+  /** The same pages as 32-bit words, for aligned word access (STE/CD/descriptor fetches). */
+  private readonly words = new Map<number, Uint32Array>();
   /** Allocated regions by first page number; each page of a region maps back to its region. */
   private readonly regionOfPfn = new Map<number, Region>();
   private nextPfn = FIRST_PFN;
@@ -43,6 +49,7 @@ export class PhysMemory {
     for (let i = 0; i < npages; i++) {
       this.regionOfPfn.set(pfn + i, r);
       this.pages.delete(pfn + i); // zeroed: absent pages read as zero
+      this.words.delete(pfn + i);
     }
     return r;
   }
@@ -54,6 +61,7 @@ export class PhysMemory {
     for (let i = 0; i < n; i++) {
       this.regionOfPfn.delete(first + i);
       this.pages.delete(first + i);
+      this.words.delete(first + i);
       if (n === 1) this.freePfns.push(first + i);
     }
   }
@@ -65,7 +73,11 @@ export class PhysMemory {
 
   private page(pfn: number, create: boolean): Uint8Array | undefined {
     let p = this.pages.get(pfn);
-    if (!p && create) this.pages.set(pfn, (p = new Uint8Array(PAGE_SIZE)));
+    if (!p && create) {
+      const buf = new ArrayBuffer(PAGE_SIZE);
+      this.pages.set(pfn, (p = new Uint8Array(buf)));
+      this.words.set(pfn, new Uint32Array(buf));
+    }
     return p;
   }
 
@@ -79,15 +91,25 @@ export class PhysMemory {
 
   /** A little-endian 32-bit word at a 4-byte-aligned address. */
   read32(pa: number): number {
-    const p = this.page(Math.floor(pa / PAGE_SIZE), false);
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const o = pa - pfn * PAGE_SIZE;
+    if ((o & 3) === 0) {
+      const w = this.words.get(pfn);
+      return w ? w[o >>> 2]! : 0;
+    }
+    const p = this.pages.get(pfn);
     if (!p) return 0;
-    const o = pa % PAGE_SIZE;
     return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
   }
 
   write32(pa: number, v: number): void {
-    const p = this.page(Math.floor(pa / PAGE_SIZE), true)!;
-    const o = pa % PAGE_SIZE;
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const p = this.page(pfn, true)!;
+    const o = pa - pfn * PAGE_SIZE;
+    if ((o & 3) === 0) {
+      this.words.get(pfn)![o >>> 2] = v;
+      return;
+    }
     p[o] = v & 0xff;
     p[o + 1] = (v >>> 8) & 0xff;
     p[o + 2] = (v >>> 16) & 0xff;

@@ -236,6 +236,7 @@ export class SmmuV3Hw {
       if (l1.span === 0 || idx >= 2 ** (l1.span - 1)) return { fault: 'C_BAD_STREAMID', why: `L1 stream table descriptor for SID ${sid} is invalid (Span ${l1.span})` };
       stePa = l1.l2ptr + idx * 64;
     }
+    if (!this.mem.regionAt(stePa)) return { fault: 'F_STE_FETCH', why: `STE ${sid} would be fetched from unbacked PA 0x${stePa.toString(16)} (external abort)` };
     const e: CfgEntry = { ste: decodeSte(this.mem.readWords(stePa, 16)), cds: new Map() };
     this.cfg.set(sid, e);
     return e;
@@ -256,6 +257,7 @@ export class SmmuV3Hw {
       if (!l1.valid) return { fault: 'C_BAD_SUBSTREAMID', why: `L1 CD descriptor ${Math.floor(ssid / 2 ** leafBits)} for SSID ${ssid} has V = 0` };
       cdPa = l1.l2ptr + (ssid % 2 ** leafBits) * 64;
     }
+    if (!this.mem.regionAt(cdPa)) return { fault: 'F_CD_FETCH', why: `CD ${ssid} of SID ${sid} would be fetched from unbacked PA 0x${cdPa.toString(16)} (external abort)` };
     const cd = decodeCd(this.mem.readWords(cdPa, 16));
     cfg.cds.set(key, cd);
     return cd;
