@@ -14,7 +14,7 @@ import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, IommuGroup, IommuSva, KernelPasid, MmStruct } from '../sim/kernel/structs.js';
 import type { Touched } from './lab.js';
-import { bondView, cdView, deviceHeader, domainView, groupView, kernelPasidsView, mmView, processView } from './view.js';
+import { bondView, cdView, deviceHeader, domainView, groupView, kernelPasidsView, mmView, processView, smmuView } from './view.js';
 
 /** What to refresh, by name: the Touched sets of a step plus what its operation names (see touchedNames). */
 export interface TouchedNames {
@@ -136,11 +136,23 @@ function kernelPasidView(kp: KernelPasid): unknown {
 }
 
 /** The patch refreshing everything `n` names, read from `k`. `steps` is filled in by the caller. */
+/** The last SMMU summary each hardware instance sent; a rebuilt kernel has new instances and resends. */
+const lastSmmuSig = new WeakMap<object, string>();
+
 export function buildPatch(k: Kernel, n: TouchedNames, r: Resolver): Omit<Patch, 'steps'> {
   const ops: PatchOp[] = [];
   const set = (path: string[], value: unknown): void => void ops.push({ op: 'set', path, value });
   const del = (path: string[]): void => void ops.push({ op: 'del', path });
 
+  // An SMMU's summary is small and bounded (counters, the last commands and events): sent when it changed.
+  for (const s of k.smmus.values()) {
+    const v = smmuView(k, s);
+    const sig = JSON.stringify(v);
+    if (lastSmmuSig.get(s.hw) !== sig) {
+      lastSmmuSig.set(s.hw, sig);
+      set(['smmus', s.name], v);
+    }
+  }
   for (const name of n.devices) {
     const d = k.devices.get(name);
     if (!d) continue; // devices exist from boot to the end

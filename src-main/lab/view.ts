@@ -6,7 +6,7 @@ import { IOMMU_PASID_INVALID } from '../sim/kernel/constants.js';
 import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { Device, IommuDomain, IommuGroup, IommuSva, MmStruct, Process } from '../sim/kernel/structs.js';
-import { steLabel } from '../sim/smmuv3/driver.js';
+import { armSmmuCdPa, cmdText, steLabel, type ArmSmmuDevice } from '../sim/smmuv3/driver.js';
 
 export type View = Record<string, unknown>;
 
@@ -31,6 +31,9 @@ export function deviceHeader(d: Device): View {
     stall_enabled: m.stallEnabled,
     driver_pasid: d.driverPasid,
     ste: steLabel(m.ste),
+    /** The STE's eight 64-bit words as the SMMU reads them from memory, and where it lives. */
+    ste_raw: dwords(d.smmu.mem.readWords(d.smmu.stePa(m.sid), 16)),
+    ste_pa: d.smmu.stePa(m.sid),
     cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: [...t.l2].sort((a, b) => a - b) } : null,
     wqs: Object.fromEntries(d.wqs.map((w) => [w.name, { mode: w.mode, open: w.owner !== null, wqcfg_pasid: pasidOrNull(w.wqcfgPasid) }])),
     driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
@@ -39,8 +42,61 @@ export function deviceHeader(d: Device): View {
 
 /** The valid CD at `ssid` of a device, or null. */
 export function cdView(d: Device, ssid: number): View | null {
-  const cd = d.master.cdTable?.cds.get(ssid);
-  return cd ? { asid: cd.asid, kind: cd.kind, owner: cd.domain.mm?.label ?? cd.domain.label, s: cd.stall, r: cd.record } : null;
+  const t = d.master.cdTable;
+  const cd = t?.cds.get(ssid);
+  if (!t || !cd) return null;
+  const pa = armSmmuCdPa(t, ssid);
+  return {
+    asid: cd.asid,
+    kind: cd.kind,
+    owner: cd.domain.mm?.label ?? cd.domain.label,
+    s: cd.stall,
+    r: cd.record,
+    /** Where the driver wrote it and the bytes there (a CD past its table shows what it overwrote). */
+    pa,
+    raw: pa === null ? null : dwords(d.smmu.mem.readWords(pa, 16)),
+    in_table: ssid < t.maxContexts,
+  };
+}
+
+/** Eight 64-bit words as hex, high half first (as the kernel prints them). */
+function dwords(w: Uint32Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < w.length; i += 2) out.push('0x' + w[i + 1]!.toString(16).padStart(8, '0') + w[i]!.toString(16).padStart(8, '0'));
+  return out;
+}
+
+/** Each SMMU instance: ID registers, stream table, queues and cache counters. Bounded: the last 8 commands, 4 events. */
+export function smmusView(k: Kernel): View {
+  const out: View = {};
+  for (const s of k.smmus.values()) out[s.name] = smmuView(k, s);
+  return out;
+}
+
+export function smmuView(k: Kernel, s: ArmSmmuDevice): View {
+  const hw = s.hw;
+  {
+    return {
+      idr0: hw.regs.idr0,
+      idr1: hw.regs.idr1,
+      idr5: hw.regs.idr5,
+      strtab: hw.strtab,
+      asid_bits: s.asidBits,
+      cmdq: { issued: hw.cmdSeq, last: hw.cmdLog.slice(-8).map((c) => `${c.seq}: ${cmdText(c.cmd)}`) },
+      evtq: { capacity: hw.evtq.capacity, produced: hw.evtq.produced, overflowed: hw.evtq.overflowed, pending: hw.evtq.entries.length },
+      events: lastEvents(k, s.name, 4),
+      stats: { ...hw.stats, tlb_entries: hw.tlbSize() },
+    };
+  }
+}
+
+function lastEvents(k: Kernel, smmu: string, n: number): View[] {
+  const out: View[] = [];
+  for (let i = k.smmuEvents.length - 1; i >= 0 && out.length < n; i--) {
+    const e = k.smmuEvents[i]!;
+    if (e.smmu === smmu) out.unshift({ ...e.record });
+  }
+  return out;
 }
 
 function cdsView(d: Device): View {
@@ -115,6 +171,7 @@ export function stateView(k: Kernel): View {
     enqcmd: k.enqcmd,
     ida: [...k.globalPasidIda.ids()],
     asids: [...k.asidXa.ids()],
+    smmus: smmusView(k),
     devices,
     groups,
     processes,
