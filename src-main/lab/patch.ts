@@ -14,7 +14,7 @@ import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, IommuGroup, IommuSva, KernelPasid, MmStruct } from '../sim/kernel/structs.js';
 import type { Touched } from './lab.js';
-import { bondView, cdView, deviceHeader, domainView, groupView, kernelPasidsView, mmView, processView, smmuView } from './view.js';
+import { bondView, cdRawView, cdView, deviceHeader, domainView, groupView, kernelPasidsView, mmView, processView, smmuView } from './view.js';
 
 /** What to refresh, by name: the Touched sets of a step plus what its operation names (see touchedNames). */
 export interface TouchedNames {
@@ -165,6 +165,9 @@ export function buildPatch(k: Kernel, n: TouchedNames, r: Resolver): Omit<Patch,
       const v = cdView(d, ssid);
       if (v) set(['devices', name, 'cds', String(ssid)], v);
       else del(['devices', name, 'cds', String(ssid)]);
+      const raw = cdRawView(d, ssid);
+      if (raw) set(['devices', name, 'cd_raw', String(ssid)], raw);
+      else del(['devices', name, 'cd_raw', String(ssid)]);
     }
   }
   for (const name of n.groups) {

@@ -14,7 +14,14 @@ const pasidOrNull = (p: number): number | null => (p === IOMMU_PASID_INVALID ? n
 
 /** One device: its master, STE, CD table and its group's pasid_array (cds and pasid_array may be large). */
 export function deviceView(k: Kernel, d: Device): View {
-  return { ...deviceHeader(d), cds: cdsView(d), pasid_array: pasidArrayView(d.group.pasidArray.list()) };
+  return { ...deviceHeader(d), cds: cdsView(d), cd_raw: cdRawsView(d), pasid_array: pasidArrayView(d.group.pasidArray.list()) };
+}
+
+function cdRawsView(d: Device): View {
+  const out: View = {};
+  const t = d.master.cdTable;
+  if (t) for (const ssid of [...t.cds.keys()].sort((a, b) => a - b)) out[ssid] = cdRawView(d, ssid);
+  return out;
 }
 
 /** A device without its per-SSID maps: what changes when its STE, CD-table shape or WQs change. */
@@ -46,17 +53,15 @@ export function cdView(d: Device, ssid: number): View | null {
   const cd = t?.cds.get(ssid);
   if (!t || !cd) return null;
   const pa = armSmmuCdPa(t, ssid);
-  return {
-    asid: cd.asid,
-    kind: cd.kind,
-    owner: cd.domain.mm?.label ?? cd.domain.label,
-    s: cd.stall,
-    r: cd.record,
-    /** Where the driver wrote it and the bytes there (a CD past its table shows what it overwrote). */
-    pa,
-    raw: pa === null ? null : dwords(d.smmu.mem.readWords(pa, 16)),
-    in_table: ssid < t.maxContexts,
-  };
+  return { asid: cd.asid, kind: cd.kind, owner: cd.domain.mm?.label ?? cd.domain.label, s: cd.stall, r: cd.record };
+}
+
+/** Where CD `ssid` lives and the bytes there, as the SMMU would read them (a CD past its table shows what it hit). */
+export function cdRawView(d: Device, ssid: number): View | null {
+  const t = d.master.cdTable;
+  if (!t?.cds.has(ssid)) return null;
+  const pa = armSmmuCdPa(t, ssid);
+  return { pa, words: pa === null ? null : dwords(d.smmu.mem.readWords(pa, 16)), in_table: ssid < t.maxContexts, region: pa === null ? null : (d.smmu.mem.regionAt(pa)?.owner ?? null) };
 }
 
 /** Eight 64-bit words as hex, high half first (as the kernel prints them). */

@@ -160,7 +160,9 @@ export class AddressSpace {
       const n = Math.min(PAGE_SIZE - (((a % PAGE_SIZE) + PAGE_SIZE) % PAGE_SIZE), length - off);
       if (a < 0 || a >= VA_LIMIT || this.populate(a, write) === 'segv') return { ok: false, fault: 'segv', va: a };
       const w = walkStage1(this.mem, this.pt.root, a, { write });
-      if (!w.ok) throw new Error(`${this.label}: page at ${hex(a)} populated but the walk gives ${w.fault} at L${w.level}`);
+      // The page is populated, yet the walk through memory fails: something (a stray DMA, a CD written past its
+      // table) overwrote this page table. The CPU takes the fault; the kernel would report a bad page table [I].
+      if (!w.ok) return { ok: false, fault: 'segv', va: a };
       each(w.pa, off, n);
       off += n;
     }

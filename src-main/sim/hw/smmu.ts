@@ -65,6 +65,8 @@ interface CfgEntry {
 
 export class EventQueue {
   readonly entries: EventRecord[] = [];
+  /** Stall records that found the queue full: never discarded, delivered once there is room (spec §7.4). */
+  private readonly deferred: EventRecord[] = [];
   /** Events the SMMU could not write because the queue was full (SMMU_EVTQ_PROD.OVFLG toggles). */
   overflowed = 0;
   produced = 0;
@@ -72,6 +74,11 @@ export class EventQueue {
 
   push(e: EventRecord): boolean {
     if (this.entries.length >= this.capacity) {
+      if (e.stall) {
+        this.deferred.push(e);
+        this.produced++;
+        return true;
+      }
       this.overflowed++;
       return false;
     }
@@ -82,7 +89,11 @@ export class EventQueue {
 
   /** The driver's consumer (arm_smmu_evtq_thread): takes everything pending. */
   drain(): EventRecord[] {
-    return this.entries.splice(0, this.entries.length);
+    const out = this.entries.splice(0, this.entries.length);
+    // The queue has room again: the held stall records arrive, and the same consumer pass reads them.
+    while (this.deferred.length && this.entries.length < this.capacity) this.entries.push(this.deferred.shift()!);
+    if (this.entries.length) out.push(...this.entries.splice(0, this.entries.length));
+    return out;
   }
 }
 
@@ -194,6 +205,12 @@ export class SmmuV3Hw {
     const cd = this.cd(t.sid, cfg, key);
     if ('fault' in cd) return this.fail(t, cd.fault, true, false, cd.why);
     if (!cd.v) return this.fail(t, 'C_BAD_CD', true, false, `CD ${key < 0 ? 0 : key} of SID ${t.sid} has V = 0`);
+    // ILLEGAL CD configurations behave as V = 0 (spec §5.4): T0SZ outside the 4 KiB-granule range, a TTB0 above the
+    // effective output size.
+    const ips = Math.min(IPS_BITS[cd.ips] ?? 52, this.regs.idr5.oas);
+    // With EPD0 set no walk happens and TTB0/T0SZ are not used: Linux's fault-everything CD (T0SZ 0) stays valid.
+    if (!cd.epd0 && (cd.t0sz < 16 || cd.t0sz > 39)) return this.fail(t, 'C_BAD_CD', true, false, `CD ${key < 0 ? 0 : key} is ILLEGAL: T0SZ ${cd.t0sz} outside 16..39`);
+    if (!cd.epd0 && cd.ttb0 >= 2 ** ips) return this.fail(t, 'C_BAD_CD', true, false, `CD ${key < 0 ? 0 : key} is ILLEGAL: TTB0 0x${cd.ttb0.toString(16)} above the ${ips}-bit output size`);
     const record = cd.r;
     const stall = cd.s && !ste.s1stalld && this.regs.idr0.stallModel !== 1;
     if (cd.epd0) return this.fail(t, 'F_TRANSLATION', record, stall, `CD ${key < 0 ? 0 : key} has EPD0 set: every walk faults`);
@@ -205,7 +222,7 @@ export class SmmuV3Hw {
       return { ok: true, pa: hit.pa + (t.va % 4096), via: 'tlb', asid: cd.asid };
     }
     this.stats.tlbMiss++;
-    const w = walkStage1(this.mem, cd.ttb0, t.va, { write: t.write }, cd.t0sz);
+    const w = walkStage1(this.mem, cd.ttb0, t.va, { write: t.write }, cd.t0sz, ips);
     if (!w.ok) {
       const ev: EventName = w.fault === 'translation' ? 'F_TRANSLATION' : w.fault === 'access' ? 'F_ACCESS' : w.fault === 'permission' ? 'F_PERMISSION' : 'F_ADDR_SIZE';
       return this.fail(t, ev, record, stall, `stage-1 walk through TTB0 0x${cd.ttb0.toString(16)} faulted at level ${w.level} (${w.fault})`);
@@ -280,6 +297,9 @@ export class SmmuV3Hw {
     return { ok: false, fault, event, stalled: stall, stag, why };
   }
 }
+
+/** CD.IPS encodings (the TCR.IPS values) in bits. */
+const IPS_BITS = [32, 36, 40, 42, 44, 48, 52];
 
 function tlbKey(asid: number, va: number): number {
   return asid * 2 ** 36 + Math.floor(va / 4096);
