@@ -76,6 +76,11 @@ export const StepResult = z.object({
   crossed: z.boolean().optional(),
   detail: z.string().optional(),
   rejected: z.string().optional(),
+  event: z.string().nullable().optional(),
+  events: z.array(z.string()).optional(),
+  data: z.string().optional(),
+  isolation: z.string().optional(),
+  reached: z.array(z.object({ va: z.number(), pa: z.number(), owner: z.string() })).optional(),
 });
 
 const InvariantName = z.enum(Object.keys(INVARIANTS) as [keyof typeof INVARIANTS, ...(keyof typeof INVARIANTS)[]]);

@@ -19,6 +19,10 @@ const Len = z.int().min(1).max(1 << 20);
 /** Bytes as hex, e.g. "deadbeef". */
 const Hex = z.string().regex(/^([0-9a-fA-F]{2})+$/, 'hex bytes, an even number of hex digits').max(2 << 20);
 
+/** Jobs of the `submit` step: copy/fill (the accelerator), memmove/fill/compare (dsa), memmove/compress/decompress (iaa). */
+export const SUBMIT_OPS = ['copy', 'fill', 'memmove', 'compare', 'compress', 'decompress'] as const;
+export type SubmitOp = (typeof SUBMIT_OPS)[number];
+
 /** Every operation with the schema of its arguments. Processes are created on first mention. */
 export const OPS = {
   /** Open the device's SVA file: the driver binds the opener's mm (iommu_sva_bind_device or the policy's variant). */
@@ -74,6 +78,36 @@ export const OPS = {
     })
     .strict()
     .refine((a) => a.process === undefined || a.ssid === undefined, { message: 'give process or ssid, not both' }),
+  /**
+   * A job executed by the device as real DMA through its SMMU (docs/model.md "Devices").
+   * - platform device with PASID support (the seed's accelerator): `copy` (src -> dst) or `fill` (value -> dst) in
+   *   the context of `process`'s open file, tagged with that context's SSID register;
+   * - dsa (`memmove`, `fill`, `compare` of src with dst) and iaa (`memmove`, `compress`, `decompress` src -> dst, at
+   *   most `dst_length` bytes out): a descriptor on work queue `wq`. With `process`: a dedicated WQ takes WQCFG.pasid
+   *   (MOVDIR64B), a shared WQ the PASID of `thread`'s ENQCMD (IA32_PASID, or ACCDATA_EL1 on an arm64 SoC with
+   *   `enqcmd: true`). Without `process`: a kernel descriptor with the idxd kernel PASID, on IOVAs from dma_map.
+   *   `completion`: where the device writes the completion record (32-byte aligned for dsa, 64 for iaa).
+   */
+  submit: z
+    .object({
+      device: Name,
+      process: Name.optional(),
+      wq: Name.optional(),
+      thread: Name.optional(),
+      op: z.enum(SUBMIT_OPS),
+      src: Va.optional(),
+      dst: Va,
+      length: Len,
+      /** fill: the pattern, 1 to 8 bytes as hex, repeated. */
+      value: z.string().regex(/^([0-9a-fA-F]{2}){1,8}$/, '1 to 8 bytes as hex').optional(),
+      dst_length: Len.optional(),
+      completion: Va.optional(),
+    })
+    .strict()
+    .refine((a) => a.op === 'fill' || a.src !== undefined, { message: 'this operation reads `src`: give it', path: ['src'] })
+    .refine((a) => a.op !== 'fill' || a.value !== undefined, { message: 'fill needs a `value` (hex bytes)', path: ['value'] })
+    .refine((a) => a.op !== 'fill' || a.src === undefined, { message: 'fill reads nothing: drop `src`', path: ['src'] })
+    .refine((a) => a.op === 'fill' || a.value === undefined, { message: '`value` is the pattern of a fill', path: ['value'] }),
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -93,11 +127,11 @@ export const Outcome = z
     violations: z.union([z.int().min(0), z.array(z.string())]),
     /** enqcmd: whose address space the descriptor's PASID names on the device (null: nothing attached). */
     reaches: z.string().nullable(),
-    /** dma: the SMMU event that terminated the transfer (null: none was recorded). */
+    /** dma, submit: the last SMMU event recorded during the step (null: none was recorded). */
     event: z.string().nullable(),
-    /** dma: every SMMU event recorded during the step, in order. */
+    /** dma, submit: every SMMU event recorded during the step, in order. */
     events: z.array(z.string()),
-    /** dma (read) / touch (read): the bytes read back, as hex. */
+    /** dma (read) / touch (read): the bytes read back, as hex; submit (dsa/iaa): the completion record the device wrote. */
     data: z.string(),
     /** State after the step: a dotted path into the lab's state view, and the value expected there. */
     state: z.record(z.string(), z.unknown()),

@@ -3,7 +3,7 @@
  * a PASID, or an errno the kernel returned) or rejected because it makes no sense in the lab's current state (an
  * exited process, a device that does not exist, a close without an open file); a rejection changes nothing.
  */
-import type { Op } from '../../shared/steps.js';
+import type { Op, OpArgs } from '../../shared/steps.js';
 import type { StepResult } from '../../shared/results.js';
 import { driverAttachKernelPasid, idxdDisableSystemPasid, idxdEnableSystemPasid, svaCdevOpen } from '../sim/kernel/drivers.js';
 import { enqcmd } from '../sim/kernel/enqcmd.js';
@@ -13,6 +13,9 @@ import { closeDeviceFile, execProcess, exitProcess, forkProcess, spawnProcess } 
 import type { Device, IommuDomain, MmStruct, OpenFile, Process } from '../sim/kernel/structs.js';
 import { allocRidDomain, freeRidDomain } from '../sim/soc.js';
 import { deviceDma } from '../sim/devices/dma.js';
+import { accelContextOf, accelOpen, accelRelease, accelRun, isAccel, type AccelOp } from '../sim/devices/accel.js';
+import { DSA_OPS, IAA_OPS, IAX_COMP, idxdRouteDedicated, idxdRouteEnqcmd, idxdRouteKernel, idxdRun, COMP_STATUS_MASK, type IdxdOp, type IdxdRoute } from '../sim/devices/idxd.js';
+import type { DeviceJob } from '../sim/devices/job.js';
 import { armSmmuCmd } from '../sim/smmuv3/driver.js';
 
 class Rejected extends Error {}
@@ -69,6 +72,9 @@ export function precheck(k: Kernel, op: Op): string | null {
       case 'spawn':
         if (k.processes.has(op.args.process)) reject(`process '${op.args.process}' already exists`);
         break;
+      case 'submit':
+        precheckSubmit(k, op.args, proc);
+        break;
       case 'unbind': {
         const p = existing(k, op.args.process);
         const files = p.alive ? p.fds : p.kept;
@@ -111,6 +117,36 @@ export function precheck(k: Kernel, op: Op): string | null {
   }
 }
 
+/** `submit`: the device can run this job for this submitter now. */
+function precheckSubmit(k: Kernel, a: OpArgs<'submit'>, proc: (n: unknown) => void): void {
+  const d = device(k, a.device);
+  if (d.kind === 'platform') {
+    if (!isAccel(d)) reject(`'${d.name}' has no PASID support ("pasid-num-bits" absent): it has no job contexts`);
+    if (a.op !== 'copy' && a.op !== 'fill') reject(`the accelerator '${d.name}' runs copy and fill jobs, not ${a.op}`);
+    if (a.wq !== undefined || a.thread !== undefined || a.completion !== undefined || a.dst_length !== undefined) reject(`wq, thread, completion and dst_length belong to dsa/iaa descriptors; '${d.name}' is the accelerator`);
+    if (a.process === undefined) reject(`a job on '${d.name}' runs in a process's hardware context: give \`process\``);
+    const p = existing(k, a.process);
+    const f = dmaFile(p, d.name);
+    if (!f || !accelContextOf(f)) reject(`process '${p.name}' has no open file on '${d.name}', so no hardware context to run the job in`);
+    return;
+  }
+  if (d.kind !== 'dsa' && d.kind !== 'iaa') reject(`'${d.name}' is a ${d.kind} device: jobs run on the accelerator (a platform device with PASID support) and on dsa/iaa devices`);
+  const ops = d.kind === 'dsa' ? DSA_OPS : IAA_OPS;
+  if (!ops.includes(a.op as IdxdOp)) reject(`a ${d.kind} device does ${ops.join(', ')}, not ${a.op}`);
+  if (a.dst_length !== undefined && d.kind !== 'iaa') reject('dst_length (max_dst_size) is for iaa compress/decompress');
+  if (a.wq === undefined) reject(`a descriptor goes to a work queue: give \`wq\` (${d.name} has ${d.wqs.map((w) => w.name).join(', ')})`);
+  const wq = d.wqs.find((w) => w.name === a.wq) ?? reject(`'${d.name}' has no work queue '${a.wq}' (it has ${d.wqs.map((w) => w.name).join(', ')})`);
+  if (a.process === undefined) {
+    if (wq.owner) reject(`${d.name}/${wq.name} is a user WQ (opened by ${wq.owner.label}); a kernel descriptor needs a kernel WQ`);
+  } else if (wq.mode === 'dedicated') {
+    const p = existing(k, a.process);
+    const files = p.alive ? p.fds : p.kept;
+    if (!wq.owner || !files.includes(wq.owner)) reject(`process '${p.name}' has not opened ${d.name}/${wq.name} (open_wq): it has no portal to submit to`);
+  } else {
+    proc(a.process);
+  }
+}
+
 /** The file whose PASID a device's driver uses for DMA on behalf of `p`: its most recent open (or kept) file. */
 function dmaFile(p: Process, device: string): OpenFile | undefined {
   const files = p.alive ? p.fds : p.kept;
@@ -126,9 +162,7 @@ function hexBytes(s: string | undefined): Uint8Array | null {
 }
 
 function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 /**
@@ -157,10 +191,34 @@ function freshKernelPasidName(k: Kernel): string {
 export function applyOp(k: Kernel, op: Op): StepResult {
   const why = precheck(k, op);
   if (why !== null) return { ok: false, rejected: why };
+  // The accelerator driver's release clears a context when its file's last reference goes (fput). fput is the
+  // kernel model's, so the driver part runs right after the step, for the files the step could have closed.
+  const closing = op.op === 'unbind' || op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
+  const res = applyInner(k, op);
+  if (closing) for (const f of closing) if (f.refs <= 0) accelRelease(k, f);
+  return res;
+}
+
+function accelFiles(p: Process | undefined): OpenFile[] | null {
+  if (!p) return null;
+  const out = [...p.fds, ...p.kept].filter((f) => isAccel(f.dev));
+  return out.length ? out : null;
+}
+
+function applyInner(k: Kernel, op: Op): StepResult {
   switch (op.op) {
     case 'bind': {
-      const r = svaCdevOpen(k, actor(k, op.args.process), device(k, op.args.device), null);
-      return r.ok ? { ok: true, pasid: r.pasid } : { ok: false, errno: r.errno, why: r.why };
+      const p = actor(k, op.args.process);
+      const d = device(k, op.args.device);
+      const r = svaCdevOpen(k, p, d, null);
+      if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
+      if (isAccel(d)) {
+        // The accelerator's driver takes a hardware context and writes the PASID into its SSID register.
+        const c = accelOpen(k, p, d, r.file);
+        if (!c.ok) return { ok: false, errno: c.errno, why: c.why };
+        return { ok: true, pasid: r.pasid, detail: `context ${c.context}` };
+      }
+      return { ok: true, pasid: r.pasid };
     }
     case 'open_wq': {
       const d = device(k, op.args.device);
@@ -228,7 +286,10 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       return { ok: true };
     }
     case 'enqcmd': {
-      const r = enqcmd(k, actor(k, op.args.process), op.args.thread, device(k, op.args.device));
+      const p = actor(k, op.args.process);
+      // enqcmd() creates a thread on first mention but marks the process dirty only when the fixup loads a PASID.
+      k.dirty.processes.add(p);
+      const r = enqcmd(k, p, op.args.thread, device(k, op.args.device));
       if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
       return { ok: true, pasid: r.pasid, reaches: r.reaches, crossed: r.crossed };
     }
@@ -303,5 +364,80 @@ export function applyOp(k: Kernel, op: Op): StepResult {
       }
       return res;
     }
+    case 'submit':
+      return applySubmit(k, op.args);
   }
+}
+
+/** `submit`: the device executes the job (devices/accel.ts, devices/idxd.ts). */
+function applySubmit(k: Kernel, a: OpArgs<'submit'>): StepResult {
+  const d = device(k, a.device);
+  const pattern = hexBytes(a.value);
+  if (d.kind === 'platform') {
+    const f = dmaFile(existing(k, a.process!), d.name)!;
+    const ctx = accelContextOf(f)!;
+    const r = accelRun(k, d, ctx, { op: a.op as AccelOp, src: a.src ?? null, dst: a.dst, length: a.length, pattern });
+    const mm = f.handle.domain.mm;
+    const owner = { ownerPrefix: `page:${mm?.label ?? '?'}@`, forLabel: mm?.label ?? f.label };
+    return jobResult(d, r.job, { ssid: r.ssid, ok: r.ok, errno: 'EFAULT', why: r.why, detail: `context ${ctx.index}, SSID register ${ctx.ssid}` }, owner);
+  }
+  const wq = d.wqs.find((w) => w.name === a.wq)!;
+  let route: IdxdRoute;
+  if (a.process === undefined) {
+    const r = idxdRouteKernel(k, d, wq);
+    if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
+    route = r;
+  } else if (wq.mode === 'dedicated') {
+    route = idxdRouteDedicated(k, d, wq, wq.owner!);
+  } else {
+    const p = actor(k, a.process);
+    k.dirty.processes.add(p); // a thread named for the first time appears even when the ENQCMD faults
+    const r = idxdRouteEnqcmd(k, d, wq, p, a.thread ?? 'main');
+    if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
+    route = r;
+  }
+  const r = idxdRun(k, d, route.ssid, {
+    op: a.op as IdxdOp,
+    src: a.src ?? null,
+    dst: a.dst,
+    length: a.length,
+    pattern,
+    dstLength: a.dst_length ?? 1 << 20,
+    completion: a.completion ?? null,
+  });
+  const status = r.record.status & COMP_STATUS_MASK;
+  const errno = status === IAX_COMP.OUTBUF_OVERFLOW && d.kind === 'iaa' ? 'EOVERFLOW' : status === IAX_COMP.ANALYTICS_ERROR && d.kind === 'iaa' ? 'EINVAL' : 'EFAULT';
+  const rec = r.record;
+  const parts = [`${route.via}`, `status 0x${rec.status.toString(16).padStart(2, '0')}`, `bytes_completed ${rec.bytesCompleted}`];
+  if (d.kind === 'dsa' && a.op === 'compare') parts.push(`result ${rec.result}`);
+  if (d.kind === 'iaa' && (a.op === 'compress' || a.op === 'decompress')) parts.push(`output_size ${rec.outputSize}`);
+  if (rec.faultAddr) parts.push(`fault_addr 0x${rec.faultAddr.toString(16)}`);
+  parts.push(r.crWritten === null ? 'no completion record' : r.crWritten ? 'completion record written' : 'no completion record written');
+  const res = jobResult(d, r.job, { ssid: r.ssid, ok: r.ok, errno, why: r.why, detail: parts.join(', ') }, route);
+  if (r.crBytes) res.data = toHex(r.crBytes);
+  return res;
+}
+
+/** A job's StepResult: its SMMU events, where it landed, and an isolation finding if it left its owner's memory. */
+function jobResult(
+  d: Device,
+  job: DeviceJob,
+  o: { ssid: number | null; ok: boolean; errno: string; why: string; detail: string },
+  route: Pick<IdxdRoute, 'ownerPrefix' | 'forLabel' | 'reaches' | 'crossed'>,
+): StepResult {
+  const reached = job.landings();
+  const res: StepResult = {
+    ok: o.ok,
+    event: job.events.length ? job.events[job.events.length - 1]!.id : null,
+    events: job.events.map((e) => e.id),
+    reached,
+    detail: o.detail,
+  };
+  if (o.ssid !== null) res.pasid = o.ssid;
+  if (!o.ok) Object.assign(res, { errno: o.errno, why: o.why });
+  const tag = o.ssid === null ? 'no SSID' : `SSID ${o.ssid}`;
+  const stray = job.stray(route.ownerPrefix);
+  if (stray) res.isolation = `a job on ${d.name} for ${route.forLabel} (${tag}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
+  else if (route.crossed) res.isolation = `a descriptor from ${route.forLabel} carried PASID ${o.ssid}, which names ${route.reaches} on ${d.name}`;
+  return res;
 }

@@ -69,7 +69,7 @@ export function checkDirty(k: Kernel): CheckResult {
     checked.add(subject);
     const owners: (MmStruct | string)[] = [];
     for (const mm of k.mmsByPasid.get(p) ?? []) if (mm.iommuMm?.pasidGlobal && !mm.freed) owners.push(mm);
-    for (const kp of k.kernelPasids.values()) if (kp.fromIda && kp.pasid === p) owners.push(kp.label);
+    for (const kp of k.kernelPasidsByPasid.get(p) ?? []) if (kp.fromIda) owners.push(kp.label);
     const allocated = k.globalPasidIda.has(p);
     if (allocated && owners.length === 0) v('ida-owner', subject, `PASID ${p} is allocated in the global IDA but nobody holds it (leaked)`);
     else if (allocated && owners.length > 1) v('ida-owner', subject, `PASID ${p} is held by ${owners.map(who).join(' and ')}`);

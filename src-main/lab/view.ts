@@ -7,6 +7,7 @@ import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { Device, IommuDomain, IommuGroup, IommuSva, MmStruct, Process } from '../sim/kernel/structs.js';
 import { armSmmuCdPa, cmdText, steLabel, type ArmSmmuDevice } from '../sim/smmuv3/driver.js';
+import { accelContextsView } from '../sim/devices/accel.js';
 
 export type View = Record<string, unknown>;
 
@@ -44,6 +45,8 @@ export function deviceHeader(d: Device): View {
     cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: [...t.l2].sort((a, b) => a - b) } : null,
     wqs: Object.fromEntries(d.wqs.map((w) => [w.name, { mode: w.mode, open: w.owner !== null, wqcfg_pasid: pasidOrNull(w.wqcfgPasid) }])),
     driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
+    /** The accelerator's hardware contexts (platform devices with PASID support): SSID register of each one in use. */
+    contexts: accelContextsView(d),
   };
 }
 
@@ -87,7 +90,7 @@ export function smmuView(k: Kernel, s: ArmSmmuDevice): View {
       idr5: hw.regs.idr5,
       strtab: hw.strtab,
       asid_bits: s.asidBits,
-      cmdq: { issued: hw.cmdSeq, last: hw.cmdLog.slice(-8).map((c) => `${c.seq}: ${cmdText(c.cmd)}`) },
+      cmdq: { issued: hw.cmdSeq, last: hw.lastCommands(8).map((c) => `${c.seq}: ${cmdText(c.cmd)}`) },
       evtq: { capacity: hw.evtq.capacity, produced: hw.evtq.produced, overflowed: hw.evtq.overflowed, pending: hw.evtq.entries.length },
       events: lastEvents(k, s.name, 4),
       stats: { ...hw.stats, tlb_entries: hw.tlbSize() },

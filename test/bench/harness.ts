@@ -20,6 +20,12 @@ export function below(rnd: () => number, n: number): number {
   return rnd() % n;
 }
 
+/** Process CPU seconds (user + system, all threads) since `c0` (a process.cpuUsage() value). */
+export function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
 export function now(): bigint {
   return process.hrtime.bigint();
 }
@@ -41,6 +47,8 @@ export interface Sample {
   ops: number;
   /** Seconds the repetition took. */
   secs: number;
+  /** Process CPU seconds (user + system) over the same timed region, when the repetition measured them. */
+  cpuSecs?: number;
 }
 
 export interface Rate {
@@ -51,13 +59,19 @@ export interface Rate {
   /** Every repetition's rate, in run order. */
   rates: number[];
   reps: number;
+  /**
+   * Median operations per process-CPU-second (NaN when the samples have no cpuSecs): unlike the wall-clock rate it
+   * does not drop when other processes take the CPU (it counts GC helper threads, though).
+   */
+  cpuOpsPerSec: number;
 }
 
 /** Median rate of samples (warm-up samples must already be left out). */
 export function rateOf(samples: Sample[]): Rate {
   const rates = samples.map((s) => s.ops / s.secs);
   const r = median(rates);
-  return { opsPerSec: r, secsPerOp: 1 / r, rates, reps: samples.length };
+  const cpu = samples.every((s) => s.cpuSecs !== undefined && s.cpuSecs > 0) ? median(samples.map((s) => s.ops / s.cpuSecs!)) : NaN;
+  return { opsPerSec: r, secsPerOp: 1 / r, rates, reps: samples.length, cpuOpsPerSec: cpu };
 }
 
 /**
@@ -67,7 +81,10 @@ export function rateOf(samples: Sample[]): Rate {
 export function measure(warmup: number, reps: number, rep: (i: number) => Sample): Rate {
   for (let i = 0; i < warmup; i++) rep(-1 - i);
   const out: Sample[] = [];
-  for (let i = 0; i < reps; i++) out.push(rep(i));
+  for (let i = 0; i < reps; i++) {
+    settle();
+    out.push(rep(i));
+  }
   return rateOf(out);
 }
 
@@ -79,13 +96,15 @@ export function gcFn(): GcFn | null {
   return typeof g === 'function' ? (g as GcFn) : null;
 }
 
+/** A full collection before a timed repetition (when gc is exposed), so that each starts from a similar heap. */
+export function settle(): void {
+  gcFn()?.();
+}
+
 /** Heap in use after a full collection when gc is exposed; otherwise the current (noisier) figure. */
 export function heapUsed(): number {
   const gc = gcFn();
-  if (gc) {
-    gc();
-    gc();
-  }
+  if (gc) gc();
   return process.memoryUsage().heapUsed;
 }
 

@@ -5,7 +5,7 @@
 import { Ida } from '../../src-main/sim/kernel/ida.js';
 import type { IdBitmap } from '../../src-main/sim/kernel/idbitmap.js';
 import { PasidArray, XA_ZERO_ENTRY } from '../../src-main/sim/kernel/structs.js';
-import { heapUsed, measure, mulberry32, now, rateOf, since, type Rate, type Sample } from './harness.js';
+import { cpuSince, heapUsed, measure, mulberry32, now, rateOf, since, type Rate, type Sample } from './harness.js';
 
 const IDA_BITS = 20;
 const IDA_MAX = (1 << IDA_BITS) - 1; // ids 1..2^20-1 (0 is IOMMU_NO_PASID, never handed out)
@@ -37,6 +37,7 @@ export function benchIdaFill(warmup: number, reps: number): IdaFillResult {
     memEmpty = ida.memoryBytes();
     let n = 0;
     let acc = 0;
+    const c0 = process.cpuUsage();
     const t0 = now();
     for (;;) {
       const id = ida.allocRange(1, IDA_MAX);
@@ -45,16 +46,19 @@ export function benchIdaFill(warmup: number, reps: number): IdaFillResult {
       n++;
     }
     const ta = since(t0);
+    const ca = cpuSince(c0);
     memFull = ida.memoryBytes();
+    const c1 = process.cpuUsage();
     const t1 = now();
     for (let id = 1; id <= IDA_MAX; id++) if (ida.free(id)) acc++;
     const tf = since(t1);
+    const cf = cpuSince(c1);
     sink ^= acc;
     filled = n;
     if (i >= 0) {
-      allocS.push({ ops: n, secs: ta });
-      freeS.push({ ops: IDA_MAX, secs: tf });
-      bothS.push({ ops: n + IDA_MAX, secs: ta + tf });
+      allocS.push({ ops: n, secs: ta, cpuSecs: ca });
+      freeS.push({ ops: IDA_MAX, secs: tf, cpuSecs: cf });
+      bothS.push({ ops: n + IDA_MAX, secs: ta + tf, cpuSecs: ca + cf });
     }
     return { ops: n + IDA_MAX, secs: ta + tf };
   });
@@ -83,6 +87,7 @@ function steady(
   const rate = measure(warmup, reps, () => {
     for (let i = 0; i < pairsPerRep; i++) r[i] = rnd();
     let acc = 0;
+    const c0 = process.cpuUsage();
     const t0 = now();
     for (let b = 0; b < pairsPerRep; b += batch) {
       const m = Math.min(batch, pairsPerRep - b);
@@ -103,8 +108,9 @@ function steady(
       }
     }
     const secs = since(t0);
+    const cpuSecs = cpuSince(c0);
     sink ^= acc;
-    return { ops: 2 * pairsPerRep, secs };
+    return { ops: 2 * pairsPerRep, secs, cpuSecs };
   });
   return { rate, failed };
 }
@@ -158,12 +164,14 @@ export function benchXarray(entries: number, pairsPerRep: number, seed: number, 
   const fill = measure(warmup, reps, () => {
     const pa = new PasidArray();
     let acc = 0;
+    const c0 = process.cpuUsage();
     const t0 = now();
     for (let i = 0; i < entries; i++) acc += pa.alloc(1, MAX, XA_ZERO_ENTRY);
     for (let id = 1; id <= entries; id++) if (pa.erase(id)) acc++;
     const secs = since(t0);
+    const cpuSecs = cpuSince(c0);
     sink ^= acc;
-    return { ops: 2 * entries, secs };
+    return { ops: 2 * entries, secs, cpuSecs };
   });
 
   const h0 = heapUsed();

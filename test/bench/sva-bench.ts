@@ -1,10 +1,12 @@
 /**
  * Benchmarks of whole lab steps: SVA bind + unbind pairs through Lab.apply, with a large live state.
  */
-import { Lab } from '../../src-main/lab/lab.js';
+import { Lab, type LabOptions } from '../../src-main/lab/lab.js';
 import { SocConfig, type SocConfigInput } from '../../shared/soc-config.js';
 import type { Op, PolicyName } from '../../shared/steps.js';
-import { below, heapUsed, median, mulberry32, now, since } from './harness.js';
+import { applyOp } from '../../src-main/lab/apply.js';
+import { checkDirty } from '../../src-main/lab/invariants.js';
+import { below, heapUsed, median, mulberry32, now, settle, since } from './harness.js';
 
 export interface SocShape {
   devices: number;
@@ -43,6 +45,16 @@ export interface Workload {
   policy: PolicyName;
   check: boolean;
   trace: boolean;
+  /**
+   * Whether the lab builds each step's Touched lists (what hosts turn into UI diffs). Off for raw-speed figures
+   * (`new Lab(cfg, policy, { touched: false })`); one row of section 2 keeps it on so that its cost stays visible.
+   */
+  touched: boolean;
+  /**
+   * Whether the lab takes its time-travel checkpoints (deep copies of the kernel every 1000 steps or 100 ms of step
+   * time; the Lab default). Off (undefined/false) for raw-speed figures.
+   */
+  checkpoints?: boolean;
   processes: number;
   devices: number;
 }
@@ -60,13 +72,23 @@ export interface Populated {
   heapBytes: number;
 }
 
+/**
+ * The Lab options of a workload. `checkpoints: false` turns the Lab's time-travel checkpoints off unless the workload
+ * asks for them; the object is built apart from the call so that it also type-checks against a LabOptions without
+ * that (recently added) member.
+ */
+export function labOptions(w: { check: boolean; trace: boolean; touched: boolean; checkpoints?: boolean }): LabOptions {
+  const opts = w.checkpoints ? { check: w.check, trace: w.trace, touched: w.touched } : { check: w.check, trace: w.trace, touched: w.touched, checkpoints: false as const };
+  return opts;
+}
+
 /** A lab whose `processes` processes are each bound once, round robin over the devices (process i -> device i mod n). */
 export function populate(w: Workload): Populated {
   const procs = names('p', w.processes);
   const devs = names('dev', w.devices);
   const cfg = socConfig({ devices: w.devices, driverPasidHalf: w.policy === 'driver-pasid' });
   const h0 = heapUsed();
-  const lab = new Lab(cfg, w.policy, { check: w.check, trace: w.trace });
+  const lab = new Lab(cfg, w.policy, labOptions(w));
   let ok = 0;
   let failed = 0;
   const t0 = now();
@@ -83,6 +105,8 @@ export function populate(w: Workload): Populated {
 export interface PairRep {
   pairs: number;
   secs: number;
+  /** Process CPU seconds (user + system, all threads: GC helpers included) over the same span. */
+  cpuSecs: number;
   bindOk: number;
   traceRecords: number;
   findings: number;
@@ -93,18 +117,12 @@ export interface PairRep {
  * failed open leaves no file to close); a failed bind still counts as a pair. Ops are built before the clock starts.
  */
 export function runPairs(p: Populated, rnd: () => number, n: number): PairRep {
-  const binds: Op[] = new Array(n);
-  const unbinds: Op[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const process = p.procs[below(rnd, p.procs.length)]!;
-    const device = p.devs[below(rnd, p.devs.length)]!;
-    binds[i] = { op: 'bind', args: { process, device } };
-    unbinds[i] = { op: 'unbind', args: { process, device } };
-  }
+  const { binds, unbinds } = randomPairs(p, rnd, n);
   const lab = p.lab;
   let ok = 0;
   let trace = 0;
   let findings = 0;
+  const c0 = process.cpuUsage();
   const t0 = now();
   for (let i = 0; i < n; i++) {
     const b = lab.apply(binds[i]!);
@@ -118,12 +136,17 @@ export function runPairs(p: Populated, rnd: () => number, n: number): PairRep {
     }
   }
   const secs = since(t0);
-  return { pairs: n, secs, bindOk: ok, traceRecords: trace, findings };
+  const c = process.cpuUsage(c0);
+  return { pairs: n, secs, cpuSecs: (c.user + c.system) / 1e6, bindOk: ok, traceRecords: trace, findings };
 }
 
 export interface PairResult {
   pairsPerSec: number;
   usPerPair: number;
+  /** µs per pair of the fastest repetition: the figure least disturbed by other processes and GC pauses. */
+  bestUsPerPair: number;
+  /** Median process CPU µs per pair: insensitive to other processes taking the CPU (but counts GC helper threads). */
+  cpuUsPerPair: number;
   rates: number[];
   pairsPerRep: number;
   bindOkFraction: number;
@@ -134,15 +157,22 @@ export interface PairResult {
 }
 
 /**
- * Warm-up (unrecorded) pairs, a calibration of the repetition size so one repetition takes about `targetSecs`,
- * then `reps` repetitions; the median rate.
+ * Warm-up (unrecorded) pairs in chunks until `warmupSecs` have passed (so the JIT has settled), a calibration of the
+ * repetition size from the median chunk rate so one repetition takes about `targetSecs`, then `reps` repetitions; the median.
  */
-export function timePairs(p: Populated, seed: number, opts: { warmupPairs: number; reps: number; targetSecs: number; minPairs: number; maxPairs: number }): PairResult {
+export function timePairs(p: Populated, seed: number, opts: { warmupSecs: number; reps: number; targetSecs: number; minPairs: number; maxPairs: number }): PairResult {
   const rnd = mulberry32(seed);
-  const w = runPairs(p, rnd, opts.warmupPairs);
-  const est = w.pairs / w.secs;
+  const tw = now();
+  const chunkRates: number[] = [];
+  do {
+    const w = runPairs(p, rnd, 500);
+    chunkRates.push(w.pairs / w.secs);
+  } while (since(tw) < opts.warmupSecs);
+  const est = median(chunkRates);
   const n = Math.max(opts.minPairs, Math.min(opts.maxPairs, Math.round(est * opts.targetSecs)));
   const h0 = heapUsed();
+  // heapUsed() above collected garbage; no collection between repetitions (a full gc of a large lab costs more than a
+  // repetition, and the steady cost of garbage collection is part of what a step costs).
   const reps: PairRep[] = [];
   for (let i = 0; i < opts.reps; i++) reps.push(runPairs(p, rnd, n));
   const h1 = heapUsed();
@@ -152,6 +182,8 @@ export function timePairs(p: Populated, seed: number, opts: { warmupPairs: numbe
   return {
     pairsPerSec: m,
     usPerPair: 1e6 / m,
+    bestUsPerPair: 1e6 / Math.max(...rates),
+    cpuUsPerPair: median(reps.map((r) => (r.cpuSecs * 1e6) / r.pairs)),
     rates,
     pairsPerRep: n,
     bindOkFraction: reps.reduce((a, r) => a + r.bindOk, 0) / total,
@@ -159,4 +191,81 @@ export function timePairs(p: Populated, seed: number, opts: { warmupPairs: numbe
     findings: reps.reduce((a, r) => a + r.findings, 0),
     heapBytesPerPair: (h1 - h0) / total,
   };
+}
+
+function randomPairs(p: Populated, rnd: () => number, n: number): { binds: Op[]; unbinds: Op[] } {
+  const binds: Op[] = new Array(n);
+  const unbinds: Op[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const process = p.procs[below(rnd, p.procs.length)]!;
+    const device = p.devs[below(rnd, p.devs.length)]!;
+    binds[i] = { op: 'bind', args: { process, device } };
+    unbinds[i] = { op: 'unbind', args: { process, device } };
+  }
+  return { binds, unbinds };
+}
+
+export interface SplitResult {
+  /** Median µs per pair spent in the kernel model (applyOp) and in the invariant checker (checkDirty). */
+  kernelUsPerPair: number;
+  checkUsPerPair: number;
+  kernelReps: number[];
+  checkReps: number[];
+  /** The fastest repetition's figures. */
+  bestKernelUsPerPair: number;
+  bestCheckUsPerPair: number;
+  pairsPerRep: number;
+  bindOkFraction: number;
+}
+
+/**
+ * The parts of a checked step, timed separately on the lab's kernel: applyOp (the kernel model, what Lab.apply
+ * runs first) and checkDirty (the invariant checker, what Lab.apply runs after it when checking is on), each bracketed
+ * by its own hrtime reading. Bypasses Lab.apply, so no StepRecord is kept. The lab must have been built with checking
+ * on (the kernel's dirty sets are then what a checked step would examine).
+ */
+export function timeSplit(p: Populated, seed: number, pairs: number, warmupSecs: number, reps: number): SplitResult {
+  const rnd = mulberry32(seed);
+  const k = p.lab.kernel;
+  checkDirty(k); // start from clean dirty sets
+  const one = (n: number): { kernel: number; check: number; ok: number } => {
+    const { binds, unbinds } = randomPairs(p, rnd, n);
+    let tk = 0n;
+    let tc = 0n;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = applyOp(k, binds[i]!);
+      const t1 = process.hrtime.bigint();
+      checkDirty(k);
+      const t2 = process.hrtime.bigint();
+      tk += t1 - t0;
+      tc += t2 - t1;
+      if (r.ok) {
+        ok++;
+        const t3 = process.hrtime.bigint();
+        applyOp(k, unbinds[i]!);
+        const t4 = process.hrtime.bigint();
+        checkDirty(k);
+        const t5 = process.hrtime.bigint();
+        tk += t4 - t3;
+        tc += t5 - t4;
+      }
+    }
+    return { kernel: Number(tk) / 1e3 / n, check: Number(tc) / 1e3 / n, ok };
+  };
+  const tw = now();
+  do one(500);
+  while (since(tw) < warmupSecs);
+  const ks: number[] = [];
+  const cs: number[] = [];
+  let ok = 0;
+  settle();
+  for (let i = 0; i < reps; i++) {
+    const r = one(pairs);
+    ks.push(r.kernel);
+    cs.push(r.check);
+    ok += r.ok;
+  }
+  return { kernelUsPerPair: median(ks), checkUsPerPair: median(cs), kernelReps: ks, checkReps: cs, bestKernelUsPerPair: Math.min(...ks), bestCheckUsPerPair: Math.min(...cs), pairsPerRep: pairs, bindOkFraction: ok / (pairs * reps) };
 }

@@ -39,7 +39,7 @@ export function armSmmuEvtqThread(k: Kernel, smmu: ArmSmmuDevice): EventRecord[]
   const events = smmu.hw.evtq.drain();
   for (const e of events) {
     k.smmuEvents.push({ smmu: smmu.name, record: e });
-    if (k.smmuEvents.length > 4096) k.smmuEvents.splice(0, k.smmuEvents.length - 4096);
+    if (k.smmuEvents.length > 8192) k.smmuEvents.splice(0, 4096); // amortised: keep at least the last 4096
     if (k.tr.on) k.tr.note(`evtq ${smmu.name}: ${e.id} sid=0x${e.sid.toString(16)}${e.ssv ? ` ssid=${e.ssid}` : ''} addr=0x${e.addr.toString(16)}${e.stall ? ` stall stag=${e.stag}` : ''}`);
     if (!e.stall) continue; // arm_smmu_handle_event(): not stalled -> -EOPNOTSUPP, logged (ratelimited) and dropped
     const resp = iopfHandle(k, smmu, e);

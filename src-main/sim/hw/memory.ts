@@ -129,12 +129,25 @@ export class PhysMemory {
 
   readBytes(pa: number, n: number): Uint8Array {
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.read8(pa + i);
+    for (let done = 0; done < n; ) {
+      const pfn = Math.floor((pa + done) / PAGE_SIZE);
+      const o = pa + done - pfn * PAGE_SIZE;
+      const m = Math.min(n - done, PAGE_SIZE - o);
+      const p = this.pages.get(pfn);
+      if (p) out.set(p.subarray(o, o + m), done); // absent pages read as zero
+      done += m;
+    }
     return out;
   }
 
   writeBytes(pa: number, bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; i++) this.write8(pa + i, bytes[i]!);
+    for (let done = 0; done < bytes.length; ) {
+      const pfn = Math.floor((pa + done) / PAGE_SIZE);
+      const o = pa + done - pfn * PAGE_SIZE;
+      const m = Math.min(bytes.length - done, PAGE_SIZE - o);
+      this.page(pfn, true)!.set(bytes.subarray(done, done + m), o);
+      done += m;
+    }
   }
 
   /** Bytes of backing store actually held (pages written at least once). */

@@ -100,7 +100,8 @@ export class EventQueue {
 export class SmmuV3Hw {
   strtab: StrtabConfig | null = null;
   readonly evtq: EventQueue;
-  readonly cmdLog: CmdLogEntry[] = [];
+  /** The last CMD_LOG_MAX commands, as a ring: entry `seq` lives at `seq % CMD_LOG_MAX`. */
+  private readonly cmdRing: CmdLogEntry[] = [];
   cmdSeq = 0;
   readonly stats = { cfgHit: 0, cfgMiss: 0, tlbHit: 0, tlbMiss: 0, events: 0 };
   private readonly cfg = new Map<number, CfgEntry>();
@@ -123,8 +124,8 @@ export class SmmuV3Hw {
 
   /** Consumes one command from the command queue (the driver has written it and moved PROD). */
   command(c: Cmd): void {
-    this.cmdLog.push({ seq: this.cmdSeq++, cmd: c });
-    if (this.cmdLog.length > CMD_LOG_MAX) this.cmdLog.splice(0, this.cmdLog.length - CMD_LOG_MAX);
+    this.cmdRing[this.cmdSeq % CMD_LOG_MAX] = { seq: this.cmdSeq, cmd: c };
+    this.cmdSeq++;
     switch (c.op) {
       case 'CFGI_STE':
         this.cfg.delete(c.sid!);
@@ -158,6 +159,18 @@ export class SmmuV3Hw {
       case 'PRI_RESP':
         break;
     }
+  }
+
+  /** Every command still in the log (the last CMD_LOG_MAX), oldest first. */
+  get cmdLog(): CmdLogEntry[] {
+    return this.lastCommands(CMD_LOG_MAX);
+  }
+
+  /** The last `n` commands consumed, oldest first (n <= CMD_LOG_MAX). */
+  lastCommands(n: number): CmdLogEntry[] {
+    const out: CmdLogEntry[] = [];
+    for (let s = Math.max(0, this.cmdSeq - Math.min(n, CMD_LOG_MAX)); s < this.cmdSeq; s++) out.push(this.cmdRing[s % CMD_LOG_MAX]!);
+    return out;
   }
 
   private invalidateAsid(asid: number): void {

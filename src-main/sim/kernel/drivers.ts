@@ -9,7 +9,7 @@
 import { IOMMU_PASID_INVALID } from './constants.js';
 import { err, type KResult } from './errno.js';
 import { iommuAttachDevicePasid, iommuDetachDevicePasid, iommuGetDomainForDev } from './iommu.js';
-import type { Kernel } from './kernel.js';
+import { indexSet, type Kernel } from './kernel.js';
 import { KernelPasid, OpenFile, type Device, type Process, type WorkQueue } from './structs.js';
 
 /** open() of the device's SVA char device (or of one of its idxd work queues). */
@@ -70,6 +70,7 @@ export function idxdEnableSystemPasid(k: Kernel, dev: Device, name: string): KRe
     return k.tr.leave(fn, r);
   }
   k.kernelPasids.set(name, kp);
+  indexSet(k.kernelPasidsByPasid, kp.pasid, kp, true);
   if (k.tr.on) k.tr.set(`${dev.name}`, 'idxd->pasid', pasid);
   return k.tr.leave(fn, { ok: true as const, kp });
 }
@@ -85,6 +86,7 @@ export function driverAttachKernelPasid(k: Kernel, dev: Device, pasid: number, n
   const r = iommuAttachDevicePasid(k, domain, dev, pasid, null, kp);
   if (!r.ok) return r;
   k.kernelPasids.set(name, kp);
+  indexSet(k.kernelPasidsByPasid, kp.pasid, kp, true);
   return { ok: true, kp };
 }
 
@@ -95,5 +97,6 @@ export function idxdDisableSystemPasid(k: Kernel, kp: KernelPasid): void {
   iommuDetachDevicePasid(k, kp.domain, kp.dev, kp.pasid);
   if (kp.source !== 'chosen') k.policy.freeKernelPasid(k, kp.dev, kp.pasid, kp.source);
   k.kernelPasids.delete(kp.name);
+  indexSet(k.kernelPasidsByPasid, kp.pasid, kp, false);
   k.tr.leave(fn, null);
 }

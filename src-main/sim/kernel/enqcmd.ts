@@ -21,7 +21,10 @@ export function enqcmd(k: Kernel, p: Process, threadName: string, dev: Device): 
   if (k.tr.on) k.tr.enter(fn, { process: p.name, thread: threadName, dev: dev.name });
   if (!k.enqcmd) return k.tr.leave(fn, err('SIGILL', `${k.arch} has no ENQCMD-like instruction in this SoC`));
   let t = p.threads.get(threadName);
-  if (!t) p.threads.set(threadName, (t = newThread(threadName))); // CLONE_VM thread, created on first mention
+  if (!t) {
+    p.threads.set(threadName, (t = newThread(threadName))); // CLONE_VM thread, created on first mention
+    k.dirty.processes.add(p);
+  }
   if (!t.pasidActivated) {
     // #GP -> exc_general_protection -> try_fixup_enqcmd_gp()
     const pasid = k.policy.mmEnqcmdPasid(p.mm);

@@ -41,6 +41,8 @@ export class Kernel {
   /** mms whose struct is still allocated (mm_count > 0). */
   readonly mms = new Set<MmStruct>();
   readonly kernelPasids = new Map<string, KernelPasid>();
+  /** Index: PASID value -> kernel PASID users holding it. Kept by drivers.ts. */
+  readonly kernelPasidsByPasid = new Map<number, Set<KernelPasid>>();
   /** Live (not yet freed) paging and SVA domains. */
   readonly domains = new Set<IommuDomain>();
   /** Live bonds. */

@@ -338,11 +338,18 @@ export function armSmmuCdPa(t: CdTable, ssid: number): number | null {
 /** The CD's 64 bytes as the driver builds them (arm_smmu_make_s1_cd, arm_smmu_make_sva_cd, the release CD). */
 export function cdWords(cd: Cd | null): Uint32Array {
   if (!cd) return encodeCd({}); // arm_smmu_clear_cd(): all zero, V = 0
-  const common = { v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: cd.kind !== 's1', asid: cd.asid, epd1: true };
-  if (cd.kind === 'fault') return encodeCd({ ...common, epd0: true }); // TTB0 ignored
+  // One object literal per case: spreading a shared base is very slow on Node 20 and this runs on every CD write.
+  if (cd.kind === 'fault') return encodeCd({ v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: true, asid: cd.asid, epd1: true, epd0: true }); // TTB0 ignored
   const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
   return encodeCd({
-    ...common,
+    v: true,
+    aa64: true,
+    r: cd.record,
+    s: cd.stall,
+    a: true,
+    aset: cd.kind !== 's1',
+    asid: cd.asid,
+    epd1: true,
     t0sz: 16, // 64 - vabits_actual (48)
     tg0: TG0.SZ_4K,
     irgn0: TCR_RGN.WBWA,

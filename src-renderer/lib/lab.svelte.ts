@@ -1,0 +1,512 @@
+/**
+ * The bench's model of the lab: the state the host sent (a snapshot, then patches), kept as plain objects, plus
+ * fine-grained versions so that a view re-renders only when a patch touched what it shows. A step therefore costs
+ * O(change) on screen: the patch is applied in place (shared/contract.ts applyPatch), the versions of the touched
+ * entities are bumped, and only the components that read those entities update.
+ *
+ * Readers call the getters (`device(name)`, `process(name)`, ...), which register the dependency and return the raw
+ * object. Nothing here mutates from inside an effect.
+ */
+import type { z } from 'zod';
+import {
+  applyPatch,
+  liveStateFrom,
+  type ClientApi,
+  type ContractError,
+  type LabEvent,
+  type LiveState,
+  type MetaInfo,
+  type Patch,
+  type Response,
+  type Snapshot,
+  type StepSummary,
+  type TraceRecord as TraceRecordSchema,
+} from '../../shared/contract.js';
+import type { Finding } from '../../shared/results.js';
+import type { SocConfig } from '../../shared/soc-config.js';
+import type { PolicyName } from '../../shared/steps.js';
+import type { Names } from './command.js';
+import { PasidIndex } from './pasid-index.js';
+import { SlotIndex } from './slot-index.js';
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null);
+
+export type TraceRecord = z.infer<typeof TraceRecordSchema>;
+
+/** What the last step or undo touched, for the highlight (Ripes-style "last change"). */
+export interface LastChange {
+  /** seq of the patch; views key their fade animation on it. */
+  seq: number;
+  devices: Set<string>;
+  processes: Set<string>;
+  pasids: Set<number>;
+  /** `${device}:${ssid}` slots of cds / pasid_array written. */
+  slots: Set<string>;
+  /** Other entities written: `mms:label`, `bonds:label`, `domains:label`, `kernel_pasids:name`. */
+  entities: Set<string>;
+}
+
+const NO_CHANGE: LastChange = { seq: 0, devices: new Set(), processes: new Set(), pasids: new Set(), slots: new Set(), entities: new Set() };
+
+/** The outcome of the last request the person made, for the status line. */
+export interface Outcome {
+  kind: 'step' | 'undo' | 'configure' | 'reset' | 'load' | 'error';
+  text: string;
+  ok: boolean;
+  error?: ContractError;
+}
+
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let x = b; x; x >>= 1) n += x & 1;
+  return n;
+});
+
+/** A counter signal: reading it subscribes, incrementing it re-runs the readers. */
+class Version {
+  v = $state(0);
+}
+
+export class LabStore {
+  readonly api: ClientApi;
+  meta = $state.raw<MetaInfo | null>(null);
+  /** Set once the first snapshot arrived. */
+  loaded = $state(false);
+  config = $state.raw<SocConfig | null>(null);
+  policy = $state<PolicyName>('mainline');
+  scenario = $state<string | null>(null);
+  /** The applied steps. The list is the store's own (appended and truncated in place, not copied per step). */
+  get steps(): StepSummary[] {
+    void this.stepsVersion;
+    return this.stepList;
+  }
+  private stepsVersion = $state(0);
+  private stepList: StepSummary[] = [];
+  /** Every finding so far (boot first), replaced only when it changes. */
+  findingList = $state.raw<Finding[]>([]);
+  bootFindings = $state.raw<Finding[]>([]);
+  bootProblems = $state.raw<{ device: string; why: string }[]>([]);
+  idaCount = $state(0);
+  lastChange = $state.raw<LastChange>(NO_CHANGE);
+  outcome = $state.raw<Outcome | null>(null);
+  busy = $state(false);
+  /** The step whose trace the timeline shows (null: none). */
+  selectedStep = $state<number | null>(null);
+  /** ms from a Step press to the screen update of its patch (measured by the view; see App.svelte). */
+  lastStepMs = $state<number | null>(null);
+
+  /** The PASID space's owner index and bitmap (not reactive itself; `pasidVersion` says when it changed). */
+  readonly pasids = new PasidIndex();
+  pasidVersion = $state(0);
+
+  private live: LiveState | null = null;
+  /** One signal per key anyone has read (`devices:accel`, `processes`, ...); keys nobody reads cost nothing. */
+  private readonly versions = new Map<string, Version>();
+  private readonly slotIndexes = new Map<string, SlotIndex>();
+  private processOrder: string[] | null = null;
+  private readonly traces = new Map<number, TraceRecord[]>();
+  private pendingPatches = new Map<number, Patch>();
+  private snapshotting: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  /** Handlers for ui.action events (Electron menu accelerators), set by the app. */
+  onAction: ((a: 'step' | 'undo' | 'reset' | 'run') => void) | null = null;
+  onNotice: ((level: 'info' | 'error', message: string) => void) | null = null;
+
+  constructor(api: ClientApi) {
+    this.api = api;
+    for (const k of ['*', 'devices', 'groups', 'processes', 'mms', 'domains', 'bonds', 'kernel_pasids', 'smmus', 'policy', 'arch', 'enqcmd', 'asids']) this.version(k);
+  }
+
+  /** Subscribes to events and loads meta.info and the first snapshot. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.api.onEvent((e) => this.onEvent(e));
+    const meta = await this.api.metaInfo({});
+    if (!meta.ok) throw new Error(meta.error.message);
+    this.meta = meta.value;
+    await this.refresh();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  get seq(): number {
+    return this.live?.seq ?? -1;
+  }
+
+  /* ---------------------------------------------------------------------------------------------------------- */
+  /* Reading (each getter registers the dependency it needs)                                                     */
+
+  /**
+   * Registers a dependency on `key`. Signals are created only outside reactions (at install and when a patch touches
+   * a key): Svelte does not track a signal inside the reaction that created it. A key without a signal yet (an entity
+   * that does not exist) is tracked through its collection's membership, which changes when it appears.
+   */
+  private track(key: string): void {
+    this.versions.get('*')!.v;
+    const x = this.versions.get(key);
+    if (x) x.v;
+    else {
+      const coll = key.slice(0, key.indexOf(':'));
+      this.version(coll === 'slots' ? 'devices' : coll || key).v;
+    }
+  }
+
+  /** The signal of a key, created if missing (call only outside reactions). */
+  private version(key: string): Version {
+    let x = this.versions.get(key);
+    if (!x) this.versions.set(key, (x = new Version()));
+    return x;
+  }
+
+  private bump(key: string): void {
+    this.version(key).v++;
+  }
+
+  /** Creates the signals of every key of a state, so that reading them later never creates one. */
+  private ensureKeys(view: Obj): void {
+    this.version('*');
+    for (const [k, v] of Object.entries(view)) {
+      this.version(k);
+      const o = asObj(v);
+      if (!o || k === 'asids') continue;
+      for (const name of Object.keys(o)) {
+        this.version(`${k}:${name}`);
+        if (k === 'devices') this.version(`slots:${name}`);
+      }
+    }
+  }
+
+  private coll(name: string): Obj {
+    return asObj(this.live?.view[name]) ?? {};
+  }
+
+  /** A top-level scalar of the view: policy, arch, enqcmd. */
+  top(field: string): unknown {
+    this.track(field);
+    return this.live?.view[field];
+  }
+
+  names(collection: 'devices' | 'groups' | 'kernel_pasids' | 'mms' | 'domains' | 'bonds' | 'smmus'): string[] {
+    this.track(collection);
+    return Object.keys(this.coll(collection));
+  }
+
+  entity(collection: string, name: string): Obj | null {
+    this.track(`${collection}:${name}`);
+    return asObj(this.coll(collection)[name]);
+  }
+
+  device(name: string): Obj | null {
+    return this.entity('devices', name);
+  }
+
+  /** Process names in creation order (kept incrementally: a new process is appended, not re-sorted). */
+  processNames(): string[] {
+    this.track('processes');
+    if (!this.processOrder) this.processOrder = Object.keys(this.coll('processes'));
+    return this.processOrder;
+  }
+
+  process(name: string): Obj | null {
+    return this.entity('processes', name);
+  }
+
+  /**
+   * The SSIDs/PASIDs of a device's rows: the union of its CD table's valid CDs and its group's pasid_array, ascending.
+   * Built on first use, then kept up to date from patches.
+   */
+  slots(device: string): SlotIndex {
+    this.track(`slots:${device}`);
+    this.track(`devices:${device}`);
+    let ix = this.slotIndexes.get(device);
+    if (!ix) {
+      ix = SlotIndex.from(asObj(this.coll('devices')[device]));
+      this.slotIndexes.set(device, ix);
+    }
+    return ix;
+  }
+
+  /** How many PASIDs in [lo, hi] the global IDA has free (reads the bitmap: at most 128 KiB, no allocation). */
+  idaFreeIn(lo: number, hi: number): number {
+    void this.idaCount; // re-run when the IDA changes
+    const ida = this.live?.ida;
+    if (!ida || hi < lo) return 0;
+    let used = 0;
+    for (let i = lo; i <= hi; ) {
+      if ((i & 7) === 0 && i + 7 <= hi) {
+        used += POPCOUNT[ida[i >> 3]!]!;
+        i += 8;
+      } else {
+        if (ida[i >> 3]! & (1 << (i & 7))) used++;
+        i++;
+      }
+    }
+    return hi - lo + 1 - used;
+  }
+
+  /** Every finding so far (boot first), with the step that caused it. */
+  findings(): Finding[] {
+    return this.findingList;
+  }
+
+  /**
+   * Names the command bar completes from. It depends only on which names exist (membership), and the long lists
+   * are scanned by prefix up to a limit, so neither a step nor a keystroke walks a million kernel PASIDs.
+   */
+  completionNames(): Names {
+    this.track('processes');
+    this.track('devices');
+    this.track('kernel_pasids');
+    const procs = this.coll('processes');
+    const kps = this.coll('kernel_pasids');
+    const devs = this.coll('devices');
+    const byPrefix = (o: Obj, prefix: string, limit: number, keep: (v: unknown) => boolean = () => true): string[] => {
+      const out: string[] = [];
+      for (const k in o) {
+        if (k.startsWith(prefix) && keep(o[k])) out.push(k);
+        if (out.length >= limit) break;
+      }
+      return out;
+    };
+    return {
+      processes: (prefix, limit) => byPrefix(procs, prefix, limit, (p) => asObj(p)?.alive !== false),
+      hasProcess: (n) => n in procs,
+      devices: () => Object.keys(devs),
+      kernelPasids: (prefix, limit) => byPrefix(kps, prefix, limit),
+      wqs: (d) => Object.keys(asObj(asObj(devs[d])?.wqs) ?? {}),
+      threads: (p) => Object.keys(asObj(asObj(procs[p])?.threads) ?? {}),
+    };
+  }
+
+  /* ---------------------------------------------------------------------------------------------------------- */
+  /* Acting                                                                                                       */
+
+  private async run<T>(kind: Outcome['kind'], p: Promise<Response<T>>, describe: (v: T) => string): Promise<Response<T>> {
+    this.busy = true;
+    try {
+      const r = await p;
+      this.outcome = r.ok ? { kind, text: describe(r.value), ok: true } : { kind, text: r.error.message, ok: false, error: r.error };
+      return r;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Applies one step (a raw step object, `{ bind: { process, device } }`). */
+  async step(raw: unknown): Promise<Response<{ seq: number; index: number; patch: Patch; result: StepSummary['result'] }>> {
+    // Marks for the browser tests' timing: request sent, answer in, patch applied to the store.
+    mark('svalab:step:sent');
+    const r = await this.run('step', this.api.labStep({ step: raw }), (v) => describeStep(v.index, this.steps[v.index]?.text ?? '', v.result));
+    mark('svalab:step:answered');
+    if (r.ok) {
+      this.receivePatch(r.value.seq, r.value.patch);
+      mark('svalab:step:applied');
+      this.selectedStep = r.value.index;
+      const s = this.steps[r.value.index];
+      if (s) this.outcome = { kind: 'step', text: describeStep(s.index, s.text, s.result), ok: s.result.ok };
+    }
+    return r;
+  }
+
+  async undo(): Promise<void> {
+    const r = await this.run('undo', this.api.labUndo({}), (v) => (v.undone === null ? 'nothing to undo' : `undid step ${v.undone}`));
+    if (r.ok && r.value.patch) this.receivePatch(r.value.seq, r.value.patch);
+    if (this.selectedStep !== null && this.selectedStep >= this.steps.length) this.selectedStep = this.steps.length ? this.steps.length - 1 : null;
+  }
+
+  async reset(): Promise<void> {
+    const r = await this.run('reset', this.api.labReset({}), () => 'reset: the SoC as booted, no steps');
+    if (r.ok) await this.refresh(r.value.seq);
+  }
+
+  /** Rebuilds the lab (lab.configure). The error, if any, names the field (`soc.devices[0].sid`). */
+  async configure(soc: unknown, policy: PolicyName): Promise<Response<{ seq: number }>> {
+    const r = await this.run('configure', this.api.labConfigure({ soc, policy }), () => `configured: policy ${policy}`);
+    if (r.ok) await this.refresh(r.value.seq);
+    return r;
+  }
+
+  async loadScenario(name: string, text: string): Promise<void> {
+    const r = await this.run('load', this.api.labLoadScenario({ name, text }), (v) =>
+      v.stoppedAt === null ? `loaded ${name}: ${v.steps} steps` : `loaded ${name}: stopped at step ${v.stoppedAt}: ${v.stopReason ?? ''}`,
+    );
+    if (r.ok) {
+      await this.refresh(r.value.seq);
+      this.selectedStep = this.steps.length ? this.steps.length - 1 : null;
+    }
+  }
+
+  /** A step's trace records (-1: boot), fetched once and cached until the step list changes under it. */
+  async trace(step: number): Promise<TraceRecord[] | ContractError> {
+    const hit = this.traces.get(step);
+    if (hit) return hit;
+    const r = await this.api.labTrace({ step });
+    if (!r.ok) return r.error;
+    this.traces.set(step, r.value.records);
+    return r.value.records;
+  }
+
+  /* ---------------------------------------------------------------------------------------------------------- */
+  /* Receiving                                                                                                    */
+
+  private onEvent(e: LabEvent): void {
+    switch (e.name) {
+      case 'lab.patch':
+        this.receivePatch(e.payload.seq, e.payload.patch);
+        break;
+      case 'lab.replaced':
+        if (e.payload.seq > this.seq) void this.refresh(e.payload.seq);
+        break;
+      case 'ui.action':
+        this.onAction?.(e.payload.action);
+        break;
+      case 'ui.notice':
+        this.onNotice?.(e.payload.level, e.payload.message);
+        break;
+    }
+  }
+
+  /** Applies a patch once, in seq order; a gap (a lost event) refetches the snapshot. */
+  receivePatch(seq: number, patch: Patch): void {
+    if (seq <= this.seq) return;
+    if (!this.live || this.snapshotting || seq > this.seq + 1) {
+      this.pendingPatches.set(seq, patch);
+      if (!this.snapshotting && this.live && seq > this.seq + 1) void this.refresh(seq);
+      return;
+    }
+    this.applyOne(seq, patch);
+    this.drainPending();
+  }
+
+  private drainPending(): void {
+    for (;;) {
+      const next = this.pendingPatches.get(this.seq + 1);
+      if (!next) break;
+      this.pendingPatches.delete(this.seq + 1);
+      this.applyOne(this.seq + 1, next);
+    }
+    for (const s of [...this.pendingPatches.keys()]) if (s <= this.seq) this.pendingPatches.delete(s);
+  }
+
+  private applyOne(seq: number, patch: Patch): void {
+    const live = this.live!;
+    const prep = this.pasids.prepare(patch);
+    // Which entities appear or disappear (membership of a collection) and which change.
+    const keys = new Set<string>();
+    const members = new Set<string>();
+    const slots = new Set<string>();
+    const entities = new Set<string>();
+    for (const op of patch.ops) {
+      const [coll, name, sub, slot] = op.path as [string, string?, string?, string?];
+      if (name === undefined) {
+        keys.add(coll);
+        members.add(coll);
+        if (coll === 'devices') for (const d of this.slotIndexes.keys()) keys.add(`slots:${d}`);
+        if (coll === 'devices') this.slotIndexes.clear();
+        if (coll === 'processes') this.processOrder = null;
+        continue;
+      }
+      const c = asObj(live.view[coll]);
+      const existed = c !== null && name in c;
+      if (op.path.length === 2 && (op.op === 'del' ? existed : !existed)) {
+        members.add(coll);
+        if (coll === 'processes' && this.processOrder) {
+          if (op.op === 'del') this.processOrder = this.processOrder.filter((n) => n !== name);
+          else this.processOrder = [...this.processOrder, name];
+        }
+      }
+      keys.add(`${coll}:${name}`);
+      if (coll !== 'devices' && coll !== 'processes') entities.add(`${coll}:${name}`);
+      if (coll === 'devices') {
+        const ix = this.slotIndexes.get(name);
+        if (sub === 'cds' || sub === 'pasid_array') {
+          if (slot !== undefined) slots.add(`${name}:${slot}`);
+          if (ix && slot !== undefined) ix.note(sub, Number(slot), op.op === 'set' && op.value !== null && op.value !== undefined);
+          else this.slotIndexes.delete(name);
+        } else if (op.path.length === 2) this.slotIndexes.delete(name);
+        keys.add(`slots:${name}`);
+      }
+    }
+    const before = live.steps.length;
+    applyPatch(live, patch, seq);
+    // Traces of steps that were removed (undo) are stale.
+    for (const k of [...this.traces.keys()]) if (k >= patch.steps.length) this.traces.delete(k);
+    const redrawn = this.pasids.update(live, patch, prep);
+    for (const k of keys) this.bump(k);
+    for (const m of members) this.bump(m);
+    if (live.steps.length !== before || patch.steps.append.length) {
+      this.stepList = live.steps;
+      this.stepsVersion++;
+      const dropped = live.steps.length < before || patch.steps.length < before;
+      const added = patch.steps.append.flatMap((st) => st.findings as Finding[]);
+      if (dropped && this.findingList.some((f) => f.step >= patch.steps.length)) this.findingList = [...this.findingList.filter((f) => f.step < patch.steps.length), ...added];
+      else if (added.length) this.findingList = [...this.findingList, ...added];
+    }
+    this.idaCount = live.idaCount;
+    if (redrawn.length || patch.ida.set.length || patch.ida.clear.length) this.pasidVersion++;
+    this.lastChange = {
+      seq,
+      devices: new Set(patch.changed.devices),
+      processes: new Set(patch.changed.processes),
+      pasids: new Set(patch.changed.pasids),
+      slots,
+      entities,
+    };
+  }
+
+  /** Fetches the whole state (at start, after a rebuild, after a gap). Concurrent calls share one fetch. */
+  async refresh(atLeast = 0): Promise<void> {
+    while (this.snapshotting) await this.snapshotting;
+    if (this.live && this.seq >= atLeast && atLeast > 0) return;
+    this.snapshotting = (async () => {
+      const r = await this.api.labSnapshot({});
+      if (!r.ok) {
+        this.outcome = { kind: 'error', text: r.error.message, ok: false, error: r.error };
+        return;
+      }
+      this.install(r.value);
+    })();
+    try {
+      await this.snapshotting;
+    } finally {
+      this.snapshotting = null;
+    }
+    this.drainPending();
+  }
+
+  private install(s: Snapshot): void {
+    this.live = liveStateFrom(s);
+    this.slotIndexes.clear();
+    this.processOrder = null;
+    this.traces.clear();
+    this.pasids.rebuild(this.live);
+    this.config = s.config;
+    this.policy = s.policy;
+    this.scenario = s.scenario;
+    this.stepList = this.live.steps;
+    this.stepsVersion++;
+    this.bootFindings = s.bootFindings as Finding[];
+    this.findingList = [...this.bootFindings, ...this.live.steps.flatMap((st) => st.findings as Finding[])];
+    this.bootProblems = s.bootProblems;
+    this.idaCount = this.live.idaCount;
+    this.lastChange = NO_CHANGE;
+    if (this.selectedStep !== null && this.selectedStep >= this.steps.length) this.selectedStep = null;
+    this.pasidVersion++;
+    this.ensureKeys(this.live.view);
+    this.bump('*');
+    this.loaded = true;
+  }
+}
+
+function mark(name: string): void {
+  if (typeof performance !== 'undefined' && typeof performance.mark === 'function') performance.mark(name);
+}
+
+export function describeStep(index: number, text: string, r: StepSummary['result']): string {
+  const head = `#${index} ${text}`;
+  if (r.ok) return `${head} -> ok${r.pasid !== undefined ? `, PASID ${r.pasid}` : ''}${r.detail ? ` (${r.detail})` : ''}`;
+  return `${head} -> ${r.errno ?? 'failed'}${r.why ? `: ${r.why}` : ''}`;
+}
