@@ -452,7 +452,8 @@ export function applyPatch(state: LiveState, patch: Patch, seq: number): void {
   state.seq = seq;
 }
 
-function lowerBound(a: number[], x: number): number {
+/** Index of the first element >= x in an ascending array (binary search). */
+export function lowerBound(a: number[], x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

@@ -3,6 +3,7 @@
  * pasid_array, ascending. A patch adds or removes single slots (binary search + splice), so a step touching one SSID
  * of a device with a million of them does not re-sort the million.
  */
+import { lowerBound } from '../../shared/contract.js';
 type Obj = Record<string, unknown>;
 
 export class SlotIndex {
@@ -44,13 +45,4 @@ export class SlotIndex {
   }
 }
 
-export function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+export { lowerBound };
