@@ -59,12 +59,6 @@ export class AccelState {
   }
 }
 
-const STATES = new WeakMap<Device, AccelState>();
-
-/** Makes `s` the context state of `d` (a kernel copy taking over the state of the device it copied). */
-export function accelAdoptState(d: Device, s: AccelState): void {
-  STATES.set(d, s);
-}
 
 /** A platform device with PASID support: the seed's accelerator model applies to it. */
 export function isAccel(d: Device): boolean {
@@ -79,9 +73,9 @@ export function accelContextCount(d: Device): number {
 /** The device's context state (created on first use), or null for a device that is not an accelerator. */
 export function accelState(d: Device): AccelState | null {
   if (!isAccel(d)) return null;
-  let s = STATES.get(d);
-  if (!s) STATES.set(d, (s = new AccelState(accelContextCount(d))));
-  return s;
+  // Kept on the device itself, like its WQs, so that a copy of the kernel graph carries it along.
+  if (!d.accel) d.accel = new AccelState(accelContextCount(d));
+  return d.accel as AccelState;
 }
 
 /**
@@ -145,7 +139,7 @@ export function accelRelease(k: Kernel, file: OpenFile): void {
 
 /** The context a file's jobs run in, or undefined. */
 export function accelContextOf(file: OpenFile): AccelContext | undefined {
-  return STATES.get(file.dev)?.byFile.get(file);
+  return (file.dev.accel as AccelState | null)?.byFile.get(file);
 }
 
 /** Devices with more contexts than this show only counts in the state view (the header is sent on every change). */

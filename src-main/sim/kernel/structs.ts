@@ -199,6 +199,8 @@ export class Device {
   /** A driver-owned PASID allocator (driver-pasid policy, §11.2), sized at probe. */
   driverIda: Ida | null = null;
   readonly wqs: WorkQueue[] = [];
+  /** The accelerator's hardware contexts and SSID registers (devices/accel.ts AccelState), created on first use. */
+  accel: object | null = null;
 
   constructor(
     readonly name: string,

@@ -74,26 +74,47 @@ function toJson(v: unknown): Json {
  * What a step touched, so that invariant checking costs what the step changed and not the size of the whole state
  * (issue 2). Keys are the objects themselves; the checker re-verifies exactly these.
  */
+/** A Set that keeps nothing. */
+class SinkSet<T> extends Set<T> {
+  override add(_v: T): this {
+    return this;
+  }
+}
+const SINK = new SinkSet<unknown>();
+
 export class Dirty<G, M, D, H, A, P> {
-  readonly groups = new Set<G>();
-  readonly mms = new Set<M>();
-  readonly domains = new Set<D>();
-  readonly handles = new Set<H>();
-  readonly masters = new Set<A>();
+  groups = new Set<G>();
+  mms = new Set<M>();
+  domains = new Set<D>();
+  handles = new Set<H>();
+  masters = new Set<A>();
   /** PASID numbers whose global ownership may have changed (IDA alloc/free, an mm's pasid field). */
-  readonly pasids = new Set<number>();
-  readonly processes = new Set<P>();
+  pasids = new Set<number>();
+  processes = new Set<P>();
   /** (group, PASID) slots and (master, SSID) CDs written this step. */
   readonly slots = new Map<G, Set<number>>();
   readonly cds = new Map<A, Set<number>>();
+  private on = true;
+
+  /**
+   * Stops recording (a lab that neither checks invariants nor reports diffs): every set becomes a sink, so the
+   * kernel's marks cost nothing and there is nothing to clear.
+   */
+  disable(): void {
+    this.clear();
+    this.on = false;
+    this.groups = this.mms = this.domains = this.handles = this.masters = this.pasids = this.processes = SINK as Set<never>;
+  }
 
   slot(g: G, pasid: number): void {
+    if (!this.on) return;
     let s = this.slots.get(g);
     if (!s) this.slots.set(g, (s = new Set()));
     s.add(pasid);
   }
 
   cd(m: A, ssid: number): void {
+    if (!this.on) return;
     let s = this.cds.get(m);
     if (!s) this.cds.set(m, (s = new Set()));
     s.add(ssid);
