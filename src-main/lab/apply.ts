@@ -39,6 +39,18 @@ function existing(k: Kernel, name: string): Process {
   return k.processes.get(name) ?? reject(`no process named '${name}'`);
 }
 
+/** A named process that exists but has exited cannot act (one that does not exist yet is created on first mention). */
+function procAlive(k: Kernel, n: unknown): void {
+  const p = k.processes.get(n as string);
+  if (p && !p.alive) reject(`process '${String(n)}' has exited`);
+}
+
+/** Whether any of `files` is open on the device named `dev` (a loop: no closure on the step path). */
+function hasFileOn(files: readonly OpenFile[], dev: string): boolean {
+  for (let i = 0; i < files.length; i++) if (files[i]!.dev.name === dev) return true;
+  return false;
+}
+
 /**
  * Checks a step against the current state without changing anything: the reason it would be rejected, or null.
  * Kept apart from applyOp so that a rejected step never leaves half a change behind (a spawned process, say).
@@ -47,10 +59,6 @@ export function precheck(k: Kernel, op: Op): string | null {
   try {
     const a = op.args as Record<string, unknown>;
     if (typeof a.device === 'string') device(k, a.device);
-    const proc = (n: unknown): void => {
-      const p = k.processes.get(n as string);
-      if (p && !p.alive) reject(`process '${String(n)}' has exited`);
-    };
     switch (op.op) {
       case 'bind':
       case 'fork':
@@ -61,7 +69,7 @@ export function precheck(k: Kernel, op: Op): string | null {
       case 'map':
       case 'touch':
       case 'unmap':
-        proc(op.args.process);
+        procAlive(k, op.args.process);
         break;
       case 'dma':
         if (op.args.process !== undefined) {
@@ -73,12 +81,12 @@ export function precheck(k: Kernel, op: Op): string | null {
         if (k.processes.has(op.args.process)) reject(`process '${op.args.process}' already exists`);
         break;
       case 'submit':
-        precheckSubmit(k, op.args, proc);
+        precheckSubmit(k, op.args, (n) => procAlive(k, n));
         break;
       case 'unbind': {
         const p = existing(k, op.args.process);
         const files = p.alive ? p.fds : p.kept;
-        if (!files.some((f) => f.dev.name === op.args.device)) reject(`process '${p.name}' has no open file on '${op.args.device}'${p.alive ? '' : ' (it has exited and no file of it was kept)'}`);
+        if (!hasFileOn(files, op.args.device)) reject(`process '${p.name}' has no open file on '${op.args.device}'${p.alive ? '' : ' (it has exited and no file of it was kept)'}`);
         break;
       }
       default:

@@ -100,7 +100,9 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
     undoOpen(k, p, file);
     return r;
   }
-  const ctx: AccelContext = { index, ssid: file.pasid, files: new Set([file]) };
+  const files = new Set<OpenFile>(); // not new Set([file]): the iterable constructor is slow on Node 20
+  files.add(file);
+  const ctx: AccelContext = { index, ssid: file.pasid, files };
   st.regs.set(index, ctx);
   st.byFile.set(file, ctx);
   st.bySsid.set(file.pasid, ctx);

@@ -90,7 +90,12 @@ export interface CdFields {
 
 /** Builds a CD from fields (missing ones 0/false). Values wider than their field are truncated (FIELD_PREP). */
 export function encodeCd(f: Partial<CdFields>): Uint32Array {
-  const w = new Uint32Array(CD_WORDS);
+  return encodeCdInto(new Uint32Array(CD_WORDS), f);
+}
+
+/** encodeCd() into `w` (16 words, overwritten entirely). Returns `w`. */
+export function encodeCdInto(w: Uint32Array, f: Partial<CdFields>): Uint32Array {
+  w.fill(0);
   setF(w, CD_FIELD.T0SZ, f.t0sz ?? 0);
   setF(w, CD_FIELD.TG0, f.tg0 ?? 0);
   setF(w, CD_FIELD.IRGN0, f.irgn0 ?? 0);
@@ -168,6 +173,29 @@ export function cdUsedBits(w: Uint32Array): Uint32Array {
     for (let i = 0; i < CD_WORDS; i++) used[i] = (used[i]! & ~EPD0_IGNORED[i]!) >>> 0;
   }
   return used;
+}
+
+/** cdUsedBits()'s three possible answers, precomputed (for cdUsedBitsShared). */
+const USED_V_ONLY = cdUsedBits(new Uint32Array(CD_WORDS));
+const USED_ALL = (() => {
+  const w = new Uint32Array(CD_WORDS);
+  setBit(w, 0, 31, true);
+  return cdUsedBits(w);
+})();
+const USED_EPD0 = (() => {
+  const w = new Uint32Array(CD_WORDS);
+  setBit(w, 0, 31, true);
+  setBit(w, 0, 14, true);
+  return cdUsedBits(w);
+})();
+
+/**
+ * cdUsedBits() without allocating: the same bits, as a shared array that the caller must not modify or keep
+ * (writeEntry only reads it).
+ */
+export function cdUsedBitsShared(w: Uint32Array): Uint32Array {
+  if (((w[0]! >>> 31) & 1) === 0) return USED_V_ONLY;
+  return ((w[0]! >>> 14) & 1) === 1 ? USED_EPD0 : USED_ALL;
 }
 
 /** A level-1 CD table descriptor (8 bytes = 2 words), as arm_smmu_write_cd_l1_desc(): V bit 0, L2Ptr [51:12]. */

@@ -70,54 +70,90 @@ function popcount8(x: number): number {
   return n;
 }
 
-/** Updates `cur` (not modified) to `target` as arm_smmu_write_entry() does; see the file comment. */
+/** entry_set(): store each differing qword of src[start, start + len) into `entry`, then sync if anything was stored. */
+function entrySet(
+  entry: Uint32Array,
+  src: Uint32Array,
+  start: number,
+  len: number,
+  write: (next: Uint32Array) => void,
+  sync: () => void,
+  copy: boolean,
+): boolean {
+  let changed = false;
+  for (let q = start; q < start + len; q++) {
+    const lo = 2 * q;
+    if (entry[lo] !== src[lo] || entry[lo + 1] !== src[lo + 1]) {
+      entry[lo] = src[lo]!;
+      entry[lo + 1] = src[lo + 1]!;
+      changed = true;
+      write(copy ? entry.slice() : entry);
+    }
+  }
+  if (changed) sync();
+  return changed;
+}
+
+/** Scratch buffers for writeEntry (the running entry and unused_update), reused unless a callback re-enters it. */
+const scratchEntry = new Uint32Array(ENTRY_WORDS);
+const scratchUnused = new Uint32Array(ENTRY_WORDS);
+let writeDepth = 0;
+
+/**
+ * Updates `cur` (not modified) to `target` as arm_smmu_write_entry() does; see the file comment.
+ *
+ * With `copy` false, `write` receives the writer's own working array instead of a fresh copy: same contents, but it
+ * must not be kept or modified past the call (the driver copies it straight into simulated memory).
+ */
 export function writeEntry(
   cur: Uint32Array,
   target: Uint32Array,
   used: (w: Uint32Array) => Uint32Array,
   write: (next: Uint32Array) => void,
   sync: () => void,
+  copy = true,
 ): 'hitless' | 'disruptive' | 'unchanged' {
   checkEntry('cur', cur);
   checkEntry('target', target);
-  const entry = cur.slice();
-
-  // entry_set(): store each differing qword of src[start, start + len), then sync if anything was stored.
-  const entrySet = (src: Uint32Array, start: number, len: number): boolean => {
-    let changed = false;
-    for (let q = start; q < start + len; q++) {
-      const lo = 2 * q;
-      if (entry[lo] !== src[lo] || entry[lo + 1] !== src[lo + 1]) {
-        entry[lo] = src[lo]!;
-        entry[lo + 1] = src[lo + 1]!;
-        changed = true;
-        write(entry.slice());
+  const reuse = writeDepth === 0;
+  const entry = reuse ? scratchEntry : new Uint32Array(ENTRY_WORDS);
+  const unusedUpdate = reuse ? scratchUnused : new Uint32Array(ENTRY_WORDS);
+  entry.set(cur);
+  writeDepth++;
+  try {
+    // arm_smmu_entry_qword_diff(), as entryQwordDiff() computes it, into unusedUpdate.
+    const curUsed = used(entry);
+    const targetUsed = used(target);
+    let diff = 0;
+    for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
+      for (let j = 2 * q; j <= 2 * q + 1; j++) {
+        unusedUpdate[j] = ((entry[j]! & curUsed[j]!) | (target[j]! & ~curUsed[j]!)) >>> 0;
+        if ((unusedUpdate[j]! & targetUsed[j]!) >>> 0 !== target[j]!) diff |= 1 << q;
       }
     }
-    if (changed) sync();
-    return changed;
-  };
 
-  const { diff, unusedUpdate } = entryQwordDiff(entry, target, used);
-  if (popcount8(diff) === 1) {
-    const critical = 31 - Math.clz32(diff); // ffs(diff) - 1 for a single bit
-    // Skip the critical qword's unused bits: the next step writes that qword anyway (saves a sync).
-    unusedUpdate[2 * critical] = entry[2 * critical]!;
-    unusedUpdate[2 * critical + 1] = entry[2 * critical + 1]!;
-    entrySet(unusedUpdate, 0, NUM_ENTRY_QWORDS);
-    entrySet(target, critical, 1);
-    entrySet(target, 0, NUM_ENTRY_QWORDS);
-    return 'hitless';
+    if (popcount8(diff) === 1) {
+      const critical = 31 - Math.clz32(diff); // ffs(diff) - 1 for a single bit
+      // Skip the critical qword's unused bits: the next step writes that qword anyway (saves a sync).
+      unusedUpdate[2 * critical] = entry[2 * critical]!;
+      unusedUpdate[2 * critical + 1] = entry[2 * critical + 1]!;
+      entrySet(entry, unusedUpdate, 0, NUM_ENTRY_QWORDS, write, sync, copy);
+      entrySet(entry, target, critical, 1, write, sync, copy);
+      entrySet(entry, target, 0, NUM_ENTRY_QWORDS, write, sync, copy);
+      return 'hitless';
+    }
+    if (diff !== 0) {
+      unusedUpdate[0] = 0;
+      unusedUpdate[1] = 0;
+      entrySet(entry, unusedUpdate, 0, 1, write, sync, copy);
+      entrySet(entry, target, 1, NUM_ENTRY_QWORDS - 1, write, sync, copy);
+      entrySet(entry, target, 0, 1, write, sync, copy);
+      return 'disruptive';
+    }
+    // No used bit changes. The kernel still writes the target (WARN_ON_ONCE if that changed anything).
+    entrySet(entry, target, 0, NUM_ENTRY_QWORDS, write, sync, copy);
+    return 'unchanged';
+  } finally {
+    writeDepth--;
   }
-  if (diff !== 0) {
-    unusedUpdate[0] = 0;
-    unusedUpdate[1] = 0;
-    entrySet(unusedUpdate, 0, 1);
-    entrySet(target, 1, NUM_ENTRY_QWORDS - 1);
-    entrySet(target, 0, 1);
-    return 'disruptive';
-  }
-  // No used bit changes. The kernel still writes the target (WARN_ON_ONCE if that changed anything).
-  entrySet(target, 0, NUM_ENTRY_QWORDS);
-  return 'unchanged';
 }

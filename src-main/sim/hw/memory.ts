@@ -32,6 +32,9 @@ export class PhysMemory {
   /** Allocated regions by first page number; each page of a region maps back to its region. */
   private readonly regionOfPfn = new Map<number, Region>();
   private nextPfn = FIRST_PFN;
+  /** One-entry cache of `words`: the last page looked up by word access (reset whenever a page is dropped). */
+  private lastPfn = -1;
+  private lastWords: Uint32Array | undefined = undefined;
   private readonly freePfns: number[] = [];
 
   /** Allocates `size` bytes (rounded up to pages, naturally aligned for power-of-two sizes), zeroed. */
@@ -46,6 +49,7 @@ export class PhysMemory {
       this.nextPfn = pfn + npages;
     }
     const r: Region = { base: pfn * PAGE_SIZE, size: npages * PAGE_SIZE, owner };
+    if (this.lastPfn >= pfn && this.lastPfn < pfn + npages) this.dropCache();
     for (let i = 0; i < npages; i++) {
       this.regionOfPfn.set(pfn + i, r);
       this.pages.delete(pfn + i); // zeroed: absent pages read as zero
@@ -58,6 +62,7 @@ export class PhysMemory {
   free(r: Region): void {
     const first = r.base / PAGE_SIZE;
     const n = r.size / PAGE_SIZE;
+    if (this.lastPfn >= first && this.lastPfn < first + n) this.dropCache();
     for (let i = 0; i < n; i++) {
       this.regionOfPfn.delete(first + i);
       this.pages.delete(first + i);
@@ -79,6 +84,22 @@ export class PhysMemory {
       this.words.set(pfn, new Uint32Array(buf));
     }
     return p;
+  }
+
+  private dropCache(): void {
+    this.lastPfn = -1;
+    this.lastWords = undefined;
+  }
+
+  /** The page as words, or undefined when it was never written (through the one-entry cache). */
+  private wordsOf(pfn: number): Uint32Array | undefined {
+    if (pfn === this.lastPfn) return this.lastWords;
+    const w = this.words.get(pfn);
+    if (w) {
+      this.lastPfn = pfn;
+      this.lastWords = w;
+    }
+    return w;
   }
 
   read8(pa: number): number {
@@ -118,13 +139,42 @@ export class PhysMemory {
 
   /** Reads `n` 32-bit words (little-endian) into a new array: a 64-byte STE or CD is 16 words, 8 dwords lo/hi. */
   readWords(pa: number, n: number): Uint32Array {
-    const out = new Uint32Array(n);
+    return this.readWordsInto(pa, new Uint32Array(n));
+  }
+
+  /** readWords() into `out` (all of it): the same words, without allocating. Returns `out`. */
+  readWordsInto(pa: number, out: Uint32Array): Uint32Array {
+    const n = out.length;
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const o = pa - pfn * PAGE_SIZE;
+    if ((o & 3) === 0 && o + 4 * n <= PAGE_SIZE) {
+      // Aligned and inside one page: one page lookup instead of one per word.
+      const w = this.wordsOf(pfn);
+      const base = o >>> 2;
+      if (w) for (let i = 0; i < n; i++) out[i] = w[base + i]!; // no subarray(): it allocates a view
+      else out.fill(0);
+      return out;
+    }
     for (let i = 0; i < n; i++) out[i] = this.read32(pa + 4 * i);
     return out;
   }
 
   writeWords(pa: number, words: Uint32Array | readonly number[]): void {
-    for (let i = 0; i < words.length; i++) this.write32(pa + 4 * i, words[i]!);
+    const n = words.length;
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const o = pa - pfn * PAGE_SIZE;
+    if (n > 0 && (o & 3) === 0 && o + 4 * n <= PAGE_SIZE) {
+      // Aligned and inside one page: one page lookup (creating the page, as write32 does) instead of one per word.
+      let w = this.wordsOf(pfn);
+      if (!w) {
+        this.page(pfn, true);
+        w = this.wordsOf(pfn)!;
+      }
+      const base = o >>> 2;
+      for (let i = 0; i < n; i++) w[base + i] = words[i]!;
+      return;
+    }
+    for (let i = 0; i < n; i++) this.write32(pa + 4 * i, words[i]!);
   }
 
   readBytes(pa: number, n: number): Uint8Array {

@@ -101,7 +101,7 @@ export class SmmuV3Hw {
   strtab: StrtabConfig | null = null;
   readonly evtq: EventQueue;
   /** The last CMD_LOG_MAX commands, as a ring: entry `seq` lives at `seq % CMD_LOG_MAX`. */
-  private readonly cmdRing: CmdLogEntry[] = [];
+  private readonly cmdRing: Cmd[] = []; // the commands only: an entry's seq is implied by its slot
   cmdSeq = 0;
   readonly stats = { cfgHit: 0, cfgMiss: 0, tlbHit: 0, tlbMiss: 0, events: 0 };
   private readonly cfg = new Map<number, CfgEntry>();
@@ -124,7 +124,7 @@ export class SmmuV3Hw {
 
   /** Consumes one command from the command queue (the driver has written it and moved PROD). */
   command(c: Cmd): void {
-    this.cmdRing[this.cmdSeq % CMD_LOG_MAX] = { seq: this.cmdSeq, cmd: c };
+    this.cmdRing[this.cmdSeq % CMD_LOG_MAX] = c;
     this.cmdSeq++;
     switch (c.op) {
       case 'CFGI_STE':
@@ -169,7 +169,7 @@ export class SmmuV3Hw {
   /** The last `n` commands consumed, oldest first (n <= CMD_LOG_MAX). */
   lastCommands(n: number): CmdLogEntry[] {
     const out: CmdLogEntry[] = [];
-    for (let s = Math.max(0, this.cmdSeq - Math.min(n, CMD_LOG_MAX)); s < this.cmdSeq; s++) out.push(this.cmdRing[s % CMD_LOG_MAX]!);
+    for (let s = Math.max(0, this.cmdSeq - Math.min(n, CMD_LOG_MAX)); s < this.cmdSeq; s++) out.push({ seq: s, cmd: this.cmdRing[s % CMD_LOG_MAX]! });
     return out;
   }
 

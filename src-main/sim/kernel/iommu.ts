@@ -72,14 +72,17 @@ function entryDomain(e: PasidEntry | undefined): IommuDomain | null {
 function noteSlot(k: Kernel, group: IommuGroup, pasid: number, from: PasidEntry | undefined, to: PasidEntry | undefined): void {
   const a = entryDomain(from);
   const b = entryDomain(to);
-  const key = `${group.id}:${pasid}`;
-  if (a && a !== b) {
-    a.attachments.delete(key);
-    k.dirty.domains.add(a);
-  }
-  if (b && a !== b) {
-    b.attachments.add(key);
-    k.dirty.domains.add(b);
+  if (a !== b) {
+    // Built only when an attachment changes: a reservation (XA_ZERO_ENTRY) going in or out needs no key.
+    const key = `${group.id}:${pasid}`;
+    if (a) {
+      a.attachments.delete(key);
+      k.dirty.domains.add(a);
+    }
+    if (b) {
+      b.attachments.add(key);
+      k.dirty.domains.add(b);
+    }
   }
   if (from?.tag === 'HANDLE') k.dirty.handles.add(from.handle);
   if (to?.tag === 'HANDLE') k.dirty.handles.add(to.handle);
@@ -133,11 +136,6 @@ export function makePasidArrayEntry(domain: IommuDomain, handle: IommuSva | null
 // ---------------------------------------------------------------------------------------------------------------
 // PASID attach / detach (§3.3 - §3.6)
 // ---------------------------------------------------------------------------------------------------------------
-
-/** The devices __iommu_set_group_pasid programs: those with max_pasids > 0 ("cannot issue PASID transactions"). */
-function pasidDevices(group: IommuGroup): Device[] {
-  return group.devices.filter((d) => d.maxPasids > 0);
-}
 
 /** iommu_remove_dev_pasid(): the blocked domain's set_dev_pasid with old = domain. */
 function iommuRemoveDevPasid(k: Kernel, dev: Device, pasid: number, domain: IommuDomain): void {
@@ -251,7 +249,7 @@ export function iommuDetachDevicePasid(k: Kernel, domain: IommuDomain, dev: Devi
   const group = dev.group;
   const present = entryDomain(group.pasidArray.raw(pasid));
   if (present !== domain && k.tr.on) k.tr.note(`detaching ${domain.label} at ${pasid}, but the slot holds ${present?.label ?? 'nothing'}`);
-  for (const d of pasidDevices(group)) iommuRemoveDevPasid(k, d, pasid, domain);
+  for (const d of group.devices) if (d.maxPasids > 0) iommuRemoveDevPasid(k, d, pasid, domain); // max_pasids == 0: cannot issue PASID transactions
   paErase(k, group, pasid);
   k.tr.leave(fn, null);
 }

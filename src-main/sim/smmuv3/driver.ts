@@ -7,7 +7,7 @@
  * memory, CFGI/CMD_SYNC on the command queue) plugs in underneath without changing the driver logic above.
  */
 import { CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, STRTAB_SPLIT } from '../kernel/constants.js';
-import { cdUsedBits, encodeCd, encodeCdL1, TCR_RGN, TCR_SH, TG0 } from '../hw/cd.js';
+import { CD_WORDS, cdUsedBitsShared, encodeCd, encodeCdInto, encodeCdL1, TCR_RGN, TCR_SH, TG0 } from '../hw/cd.js';
 import type { Cmd } from '../hw/commands.js';
 import { writeEntry } from '../hw/entry-writer.js';
 import type { PhysMemory, Region } from '../hw/memory.js';
@@ -260,8 +260,11 @@ export function armSmmuCmd(k: Kernel, smmu: ArmSmmuDevice, c: Cmd): void {
 /** The sync after a structure write: the invalidation, then CMD_SYNC (arm_smmu_cmdq_batch_submit). */
 function syncCmd(k: Kernel, smmu: ArmSmmuDevice, c: Cmd): void {
   armSmmuCmd(k, smmu, c);
-  armSmmuCmd(k, smmu, { op: 'CMD_SYNC' });
+  armSmmuCmd(k, smmu, CMD_SYNC);
 }
+
+/** Every CMD_SYNC is the same command: one shared, frozen object (the command log only reads it). */
+const CMD_SYNC: Cmd = Object.freeze({ op: 'CMD_SYNC' });
 
 export function cmdText(c: Cmd): string {
   const parts: string[] = [c.op];
@@ -337,11 +340,51 @@ export function armSmmuCdPa(t: CdTable, ssid: number): number | null {
 
 /** The CD's 64 bytes as the driver builds them (arm_smmu_make_s1_cd, arm_smmu_make_sva_cd, the release CD). */
 export function cdWords(cd: Cd | null): Uint32Array {
-  if (!cd) return encodeCd({}); // arm_smmu_clear_cd(): all zero, V = 0
+  return cdWordsInto(new Uint32Array(CD_WORDS), cd);
+}
+
+/**
+ * The constant part of each CD kind (encodeCd of the fields that do not depend on the CD), for cdWordsInto's fast
+ * path: R, S, ASET, ASID and TTB0 are all zero in these, so OR-ing them in equals encodeCd's FIELD_PREP.
+ */
+const CD_TRANS_BASE = encodeCd({ v: true, aa64: true, a: true, epd1: true, t0sz: 16, tg0: TG0.SZ_4K, irgn0: TCR_RGN.WBWA, orgn0: TCR_RGN.WBWA, sh0: TCR_SH.IS, ips: 5, mairLo: 0x000004ff, mairHi: 0 });
+const CD_FAULT_BASE = encodeCd({ v: true, aa64: true, a: true, aset: true, epd1: true, epd0: true });
+
+/**
+ * encodeCd() of a CD with the variable fields given, without building a fields object; false (nothing written) when
+ * a value is outside what the shortcut handles exactly, so that the caller takes encodeCd's path (and its errors).
+ */
+function encodeCdFast(out: Uint32Array, base: Uint32Array, record: boolean, stall: boolean, aset: boolean, asid: number, ttb0: number): boolean {
+  if (!Number.isInteger(asid) || asid < 0 || !(ttb0 >= 0 && ttb0 <= Number.MAX_SAFE_INTEGER)) return false;
+  out.set(base);
+  // Dword 0, high word: S [44], R [45], ASET [47], ASID [63:48] (CD_FIELD).
+  out[1] = (base[1]! | (stall ? 1 << 12 : 0) | (record ? 1 << 13 : 0) | (aset ? 1 << 15 : 0) | ((asid % 2 ** 16) << 16)) >>> 0;
+  // Dword 1: TTB0 [51:4], straddling the two words.
+  const v = Math.floor(ttb0 / 2 ** 4) % 2 ** 48;
+  out[2] = (v % 2 ** 28) * 2 ** 4;
+  out[3] = Math.floor(v / 2 ** 28);
+  return true;
+}
+
+/** cdWords() into `out` (16 words, overwritten). Returns `out`. */
+function cdWordsInto(out: Uint32Array, cd: Cd | null): Uint32Array {
+  if (!cd) return out.fill(0); // arm_smmu_clear_cd(): all zero, V = 0 (what encodeCd({}) gives)
+  if (cd.kind === 'fault') {
+    if (encodeCdFast(out, CD_FAULT_BASE, !!cd.record, !!cd.stall, true, cd.asid, 0)) return out;
+  } else {
+    const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
+    if (encodeCdFast(out, CD_TRANS_BASE, !!cd.record, !!cd.stall, cd.kind !== 's1', cd.asid, ttb0)) return out;
+  }
+  return cdWordsSlow(out, cd);
+}
+
+/** cdWordsInto() through encodeCd's field-by-field path (the reference the fast path must equal). */
+export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
+  if (!cd) return out.fill(0);
   // One object literal per case: spreading a shared base is very slow on Node 20 and this runs on every CD write.
-  if (cd.kind === 'fault') return encodeCd({ v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: true, asid: cd.asid, epd1: true, epd0: true }); // TTB0 ignored
+  if (cd.kind === 'fault') return encodeCdInto(out, { v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: true, asid: cd.asid, epd1: true, epd0: true }); // TTB0 ignored
   const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
-  return encodeCd({
+  return encodeCdInto(out, {
     v: true,
     aa64: true,
     r: cd.record,
@@ -362,14 +405,19 @@ export function cdWords(cd: Cd | null): Uint32Array {
   });
 }
 
+const CD_CUR = new Uint32Array(CD_WORDS);
+const CD_TARGET = new Uint32Array(CD_WORDS);
+
 function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number, cd: Cd | null): void {
   const pa = armSmmuCdPa(t, ssid);
   if (pa === null) {
     if (k.tr.on && cd) k.tr.note(`CD ${ssid} of ${master.dev.name}: L1 index past the ${t.numL1Ents}-entry L1 table; the kernel would dereference l2ptrs[] out of bounds`);
     return;
   }
-  const cur = k.mem.readWords(pa, 16);
-  writeEntry(cur, cdWords(cd), cdUsedBits, (next) => k.mem.writeWords(pa, next), () => syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: true }));
+  // Scratch arrays: writeEntry copies `cur` and reads `target` only during the call (the sync callback issues
+  // commands and does not come back here); with copy = false `next` is copied straight into memory.
+  const cur = k.mem.readWordsInto(pa, CD_CUR);
+  writeEntry(cur, cdWordsInto(CD_TARGET, cd), cdUsedBitsShared, (next) => k.mem.writeWords(pa, next), () => syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: true }), false);
   if (k.tr.on && cd && ssid >= t.maxContexts) {
     const r = k.mem.regionAt(pa);
     k.tr.note(`the write of CD ${ssid} landed at PA 0x${pa.toString(16)}, in ${r ? r.owner : 'unallocated memory'}`);
