@@ -83,3 +83,16 @@ export function cdFields(raw: string[] | null): { name: string; value: string }[
     { name: 'TTB0', value: `0x${(f(w1, 4, 48) << 4n).toString(16)}` },
   ];
 }
+
+/**
+ * Bytes given as a hex string (a step result's `data`) for display: space-separated bytes, the first `limit` shown
+ * (`shown`, with "…" when cut) and all of them in `full`. Not hex: shown as it is.
+ */
+export function formatBytes(hexText: string, limit = 16): { shown: string; full: string; length: number } {
+  const clean = hexText.replace(/^0x/i, '').replace(/\s+/g, '');
+  if (!/^[0-9a-f]*$/i.test(clean) || clean.length % 2 !== 0) return { shown: hexText, full: hexText, length: 0 };
+  const bytes = clean.toLowerCase().match(/../g) ?? [];
+  const full = bytes.join(' ');
+  const shown = bytes.length > limit ? `${bytes.slice(0, limit).join(' ')} …` : full;
+  return { shown: bytes.length ? shown : '(none)', full, length: bytes.length };
+}

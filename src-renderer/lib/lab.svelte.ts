@@ -26,6 +26,7 @@ import type { Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
 import type { PolicyName } from '../../shared/steps.js';
 import type { Names } from './command.js';
+import { formatBytes } from './decode.js';
 import { PasidIndex } from './pasid-index.js';
 import { SlotIndex } from './slot-index.js';
 
@@ -62,6 +63,16 @@ const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
   for (let x = b; x; x >>= 1) n += x & 1;
   return n;
 });
+
+/** PASIDs per block of the IDA's population counts (idaFreeIn). */
+const BLOCK_SHIFT = 10;
+const BLOCK = 1 << BLOCK_SHIFT;
+
+function blockCounts(ida: Uint8Array): Uint16Array {
+  const out = new Uint16Array(Math.ceil((ida.length * 8) / BLOCK));
+  for (let i = 0; i < ida.length; i++) out[i >>> (BLOCK_SHIFT - 3)]! += POPCOUNT[ida[i]!]!;
+  return out;
+}
 
 /** A counter signal: reading it subscribes, incrementing it re-runs the readers. */
 class Version {
@@ -105,6 +116,9 @@ export class LabStore {
   private readonly versions = new Map<string, Version>();
   private readonly slotIndexes = new Map<string, SlotIndex>();
   private processOrder: string[] | null = null;
+  private processPos: Map<string, number> | null = null;
+  /** Allocated PASIDs per 1024-PASID block of the IDA (built on first use, then kept from patches). */
+  private idaBlocks: Uint16Array | null = null;
   private readonly traces = new Map<number, TraceRecord[]>();
   private pendingPatches = new Map<number, Patch>();
   private snapshotting: Promise<void> | null = null;
@@ -203,11 +217,25 @@ export class LabStore {
     return this.entity('devices', name);
   }
 
-  /** Process names in creation order (kept incrementally: a new process is appended, not re-sorted). */
+  /**
+   * Process names in creation order, kept incrementally: a new process is appended in place (no copy per patch), so
+   * the array is the same object from step to step; read `.length` or index it inside a reaction, which re-runs
+   * when the membership changes.
+   */
   processNames(): string[] {
     this.track('processes');
     if (!this.processOrder) this.processOrder = Object.keys(this.coll('processes'));
     return this.processOrder;
+  }
+
+  /** A process's position in processNames() (-1: none), from an index kept beside the list. */
+  processIndex(name: string): number {
+    const order = this.processNames();
+    if (!this.processPos) {
+      this.processPos = new Map();
+      for (let i = 0; i < order.length; i++) this.processPos.set(order[i]!, i);
+    }
+    return this.processPos.get(name) ?? -1;
   }
 
   process(name: string): Obj | null {
@@ -229,14 +257,26 @@ export class LabStore {
     return ix;
   }
 
-  /** How many PASIDs in [lo, hi] the global IDA has free (reads the bitmap: at most 128 KiB, no allocation). */
+  /**
+   * How many PASIDs in [lo, hi] the global IDA has free. Whole 1024-PASID blocks come from per-block populations
+   * kept up to date from patches (O(change) per step); only the partial blocks at the ends read the bitmap, so a
+   * device's usable range costs at most 1024 additions and 256 bytes, not a 128 KiB scan, on every step.
+   */
   idaFreeIn(lo: number, hi: number): number {
     void this.idaCount; // re-run when the IDA changes
     const ida = this.live?.ida;
-    if (!ida || hi < lo) return 0;
+    if (!ida) return 0;
+    lo = Math.max(0, lo);
+    hi = Math.min(ida.length * 8 - 1, hi);
+    if (hi < lo) return 0;
+    const blocks = this.idaBlocks ?? (this.idaBlocks = blockCounts(ida));
     let used = 0;
-    for (let i = lo; i <= hi; ) {
-      if ((i & 7) === 0 && i + 7 <= hi) {
+    let i = lo;
+    while (i <= hi) {
+      if ((i & (BLOCK - 1)) === 0 && i + BLOCK - 1 <= hi) {
+        used += blocks[i >>> BLOCK_SHIFT]!;
+        i += BLOCK;
+      } else if ((i & 7) === 0 && i + 7 <= hi) {
         used += POPCOUNT[ida[i >> 3]!]!;
         i += 8;
       } else {
@@ -406,7 +446,10 @@ export class LabStore {
         members.add(coll);
         if (coll === 'devices') for (const d of this.slotIndexes.keys()) keys.add(`slots:${d}`);
         if (coll === 'devices') this.slotIndexes.clear();
-        if (coll === 'processes') this.processOrder = null;
+        if (coll === 'processes') {
+          this.processOrder = null;
+          this.processPos = null;
+        }
         continue;
       }
       const c = asObj(live.view[coll]);
@@ -414,8 +457,14 @@ export class LabStore {
       if (op.path.length === 2 && (op.op === 'del' ? existed : !existed)) {
         members.add(coll);
         if (coll === 'processes' && this.processOrder) {
-          if (op.op === 'del') this.processOrder = this.processOrder.filter((n) => n !== name);
-          else this.processOrder = [...this.processOrder, name];
+          if (op.op === 'del') {
+            const at = this.processPos?.get(name) ?? this.processOrder.indexOf(name);
+            if (at >= 0) this.processOrder.splice(at, 1);
+            this.processPos = null;
+          } else {
+            this.processPos?.set(name, this.processOrder.length);
+            this.processOrder.push(name);
+          }
         }
       }
       keys.add(`${coll}:${name}`);
@@ -431,6 +480,17 @@ export class LabStore {
       }
     }
     const before = live.steps.length;
+    const blocks = this.idaBlocks;
+    if (blocks) {
+      // The blocks' populations, from the bits that actually flip (applyPatch clears, then sets).
+      const ida = live.ida;
+      const inRange = (id: number): boolean => id >= 0 && id >> 3 < ida.length;
+      const bit = (id: number): boolean => (ida[id >> 3]! & (1 << (id & 7))) !== 0;
+      const after = new Map<number, boolean>();
+      for (const id of patch.ida.clear) if (inRange(id)) after.set(id, false);
+      for (const id of patch.ida.set) if (inRange(id)) after.set(id, true);
+      for (const [id, on] of after) if (on !== bit(id)) blocks[id >>> BLOCK_SHIFT]! += on ? 1 : -1;
+    }
     applyPatch(live, patch, seq);
     // Traces of steps that were removed (undo) are stale.
     for (const k of [...this.traces.keys()]) if (k >= patch.steps.length) this.traces.delete(k);
@@ -479,8 +539,10 @@ export class LabStore {
 
   private install(s: Snapshot): void {
     this.live = liveStateFrom(s);
+    this.idaBlocks = null;
     this.slotIndexes.clear();
     this.processOrder = null;
+    this.processPos = null;
     this.traces.clear();
     this.pasids.rebuild(this.live);
     this.config = s.config;
@@ -507,6 +569,13 @@ function mark(name: string): void {
 
 export function describeStep(index: number, text: string, r: StepSummary['result']): string {
   const head = `#${index} ${text}`;
-  if (r.ok) return `${head} -> ok${r.pasid !== undefined ? `, PASID ${r.pasid}` : ''}${r.detail ? ` (${r.detail})` : ''}`;
-  return `${head} -> ${r.errno ?? 'failed'}${r.why ? `: ${r.why}` : ''}`;
+  const body = r.ok ? `${head} -> ok${r.pasid !== undefined ? `, PASID ${r.pasid}` : ''}${r.detail ? ` (${r.detail})` : ''}` : `${head} -> ${r.errno ?? 'failed'}${r.why ? `: ${r.why}` : ''}`;
+  // What a DMA or a read reports: the events by name, the bytes as hex, an isolation failure.
+  const extra: string[] = [];
+  const events = [...(r.events ?? [])];
+  if (r.event && !events.includes(r.event)) events.push(r.event);
+  if (events.length) extra.push(`events ${events.join(', ')}`);
+  if (r.data !== undefined) extra.push(`data ${formatBytes(r.data).shown}`);
+  if (r.isolation) extra.push(`isolation: ${r.isolation}`);
+  return extra.length ? `${body}; ${extra.join('; ')}` : body;
 }

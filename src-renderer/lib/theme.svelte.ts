@@ -8,10 +8,15 @@ const KEY = 'svalab.theme';
 
 export class Theme {
   mode = $state<ThemeMode>('auto');
+  /** prefers-color-scheme: dark, kept from the media query's change events (reading `effective` queries nothing). */
+  private systemDark = $state(false);
 
   constructor(private readonly root: HTMLElement = document.documentElement, private readonly storage: Pick<Storage, 'getItem' | 'setItem'> | null = safeStorage()) {
     const saved = this.storage?.getItem(KEY);
     if (saved === 'light' || saved === 'dark' || saved === 'auto') this.mode = saved;
+    const mq = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: dark)') : null;
+    this.systemDark = mq?.matches ?? false;
+    mq?.addEventListener?.('change', (e) => (this.systemDark = e.matches));
     this.apply();
   }
 
@@ -29,7 +34,7 @@ export class Theme {
   /** The theme in effect (auto resolved through the media query). */
   get effective(): 'light' | 'dark' {
     if (this.mode !== 'auto') return this.mode;
-    return typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+    return this.systemDark ? 'dark' : 'light';
   }
 
   private apply(): void {

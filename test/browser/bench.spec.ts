@@ -52,11 +52,50 @@ test("the seed's SoC loads at start and its failure is one click away under main
   await page.screenshot({ path: join(SHOTS, 'seed-failure-mainline.png') });
 });
 
+/** Applies `bind app accel` (the seed's step) from the command bar to the lab as it is. */
+async function bindAppAccel(page: Page): Promise<void> {
+  await page.getByTestId('command-input').fill('bind app accel');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Enter');
+}
+
+test("the seed's failure button resets a changed lab to the seed's SoC under mainline, then shows ENOSPC", async ({ page }) => {
+  await open(page);
+  // Change everything the button must undo: the policy, the accelerator's PASID width, and steps applied.
+  await page.getByTestId('policy-select').selectOption('driver-pasid');
+  const slider = page.getByTestId('pasid-width-accel');
+  await slider.focus();
+  await page.keyboard.press('ArrowRight');
+  await page.getByTestId('apply-soc').click();
+  await expect(page.getByTestId('policy')).toHaveText('driver-pasid');
+  await expect(page.getByTestId('max-pasids')).toContainText('8');
+  await bindAppAccel(page);
+  await expect(page.locator('[data-step="0"]')).toContainText('PASID 1');
+  const cmd = page.getByTestId('command-input');
+  await cmd.fill('bind p2 gpu');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('[data-step="1"]')).toContainText('PASID 4');
+  await expect(page.getByTestId('ida-count')).toHaveText('4 allocated');
+
+  await page.getByTestId('seed-failure').click();
+  await expect(page.getByTestId('policy')).toHaveText('mainline');
+  await expect(page.getByTestId('outcome')).toContainText('#0 bind process=app device=accel -> ENOSPC');
+  await expect(page.locator('[data-step="0"]')).toContainText('ENOSPC');
+  await expect(page.locator('[data-step="1"]')).toHaveCount(0);
+  await expect(page.getByTestId('ida-count')).toHaveText('3 allocated');
+  await expect(page.getByTestId('max-pasids')).toContainText('4');
+  await expect(page.getByTestId('usable-range')).toHaveText('1..3 (3)');
+  // The editor follows the rebuilt lab: mainline, the accelerator back to 2 PASID bits.
+  await expect(page.getByTestId('policy-select')).toHaveValue('mainline');
+  await expect(page.getByTestId('pasid-usable-accel')).toContainText('2 bits → 3 usable');
+});
+
 for (const policy of ['driver-pasid', 'rfc-v1']) {
   test(`the seed's failure is gone under ${policy}`, async ({ page }) => {
     await open(page);
     await applyPolicy(page, policy);
-    await page.getByTestId('seed-failure').click();
+    await bindAppAccel(page);
     await expect(page.locator('[data-step="0"]')).toContainText('PASID 1');
     await expect(page.getByTestId('outcome')).not.toContainText('ENOSPC');
     await expect(page.getByTestId('outcome')).toContainText('ok, PASID 1');
@@ -80,7 +119,7 @@ test("widening the accelerator's PASID to 3 bits leaves room above the kernel PA
   await expect(page.getByTestId('editor-dirty')).toHaveCount(0);
   await expect(page.getByTestId('max-pasids')).toContainText('8');
   await expect(page.getByTestId('usable-range')).toHaveText('1..7 (7)');
-  await page.getByTestId('seed-failure').click();
+  await bindAppAccel(page);
   await expect(page.locator('[data-step="0"]')).toContainText('PASID 4');
   // Dropping the PASID width to none: no usable SSIDs, and the editor says so before applying.
   await slider.focus();

@@ -55,6 +55,28 @@ describe('the bench', () => {
     expect(fake.calls.some((c) => c.name === 'lab.trace')).toBe(true);
   });
 
+  it("the seed's failure resets a changed lab to the seed's SoC under mainline before its step", async () => {
+    const fake = await bench();
+    const meta = fake.service.request('meta.info', {});
+    if (!meta.ok) throw new Error(meta.error.message);
+    // A changed lab: another policy, and a step applied.
+    await fireEvent.change(byTest('policy-select'), { target: { value: 'driver-pasid' } });
+    await fireEvent.click(byTest('apply-soc'));
+    await waitFor(() => expect(byTest('policy').textContent).toBe('driver-pasid'));
+    await typeCommand('bind p1 gpu');
+    await fireEvent.click(byTest('step'));
+    await waitFor(() => expect(byTest('outcome').textContent).toContain('#0 bind process=p1 device=gpu -> ok'));
+
+    await fireEvent.click(byTest('seed-failure'));
+    await waitFor(() => expect(byTest('outcome').textContent).toContain('#0 bind process=app device=accel -> ENOSPC'));
+    expect(byTest('policy').textContent).toBe('mainline');
+    expect(byTest('ida-count').textContent).toBe('3 allocated');
+    expect(document.querySelector('[data-step="1"]')).toBeNull();
+    const configure = fake.calls.filter((c) => c.name === 'lab.configure').at(-1)!;
+    expect(configure.input).toEqual({ soc: meta.value.defaultSoc, policy: 'mainline' });
+    expect(fake.invalid).toEqual([]);
+  });
+
   it('completes and applies a step from the command bar, and highlights what it changed', async () => {
     await bench();
     const input = await typeCommand('bi');

@@ -141,7 +141,9 @@ describe('the editor form', () => {
     await fireEvent.change(sel, { target: { value: 'driver-pasid' } });
     await fireEvent.click(screen.getByTestId('apply-soc'));
     await waitFor(() => expect(screen.getByTestId('policy').textContent).toBe('driver-pasid'));
-    await fireEvent.click(screen.getByTestId('seed-failure'));
+    const input = screen.getByTestId('command-input') as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'bind app accel' } });
+    await fireEvent.click(screen.getByTestId('step'));
     await waitFor(() => expect(screen.getByTestId('outcome').textContent).toContain('ok, PASID 1'));
   });
 });

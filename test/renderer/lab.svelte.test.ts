@@ -216,16 +216,33 @@ describe('LabStore', () => {
       { attach_rid: { device: 'gpu', domain: 'identity' } },
       { bind: { process: 'app', device: 'gpu' } },
     ];
+    expect(lab.idaFreeIn(1, 3)).toBe(0); // builds the IDA's block counts, kept from patches from here on
     for (const s of steps) {
       await lab.step(s);
       expectInSync(fake, lab);
+      expectIndexesInSync(fake, lab);
     }
     for (let i = 0; i < 4; i++) {
       await lab.undo();
       expectInSync(fake, lab);
+      expectIndexesInSync(fake, lab);
     }
   });
 });
+
+/** The store's incremental indexes (IDA block counts, process order and positions) against a fresh snapshot. */
+function expectIndexesInSync(fake: FakeApi, lab: LabStore): void {
+  const r = fake.service.request('lab.snapshot', {});
+  if (!r.ok) throw new Error(r.error.message);
+  const ida = bitmapIds(liveStateFrom(r.value).ida);
+  for (const [lo, hi] of [[1, 3], [1, 64], [0, 1023], [1, 1024], [1, 2047], [5, 3000], [1, (1 << 20) - 1]] as const) {
+    expect(lab.idaFreeIn(lo, hi), `free in ${lo}..${hi}`).toBe(hi - lo + 1 - ida.filter((i) => i >= lo && i <= hi).length);
+  }
+  const names = Object.keys(r.value.view.processes as Record<string, unknown>);
+  expect([...lab.processNames()].sort()).toEqual([...names].sort());
+  lab.processNames().forEach((n, i) => expect(lab.processIndex(n)).toBe(i));
+  expect(lab.processIndex('no-such-process')).toBe(-1);
+}
 
 async function vi_waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 0));

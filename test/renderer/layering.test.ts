@@ -33,7 +33,7 @@ describe('renderer layering', () => {
           const target = resolve(f, '..', spec);
           const inside = target.startsWith(RENDERER + '/') || target.startsWith(join(ROOT, 'shared') + '/');
           if (!inside) bad.push(`${relative(ROOT, f)} -> ${spec}`);
-        } else if (!/^(svelte(\/.*)?|zod|@tanstack\/svelte-virtual)$/.test(spec)) bad.push(`${relative(ROOT, f)} -> ${spec}`);
+        } else if (!/^(svelte(\/.*)?|zod)$/.test(spec)) bad.push(`${relative(ROOT, f)} -> ${spec}`);
       }
     }
     expect(bad).toEqual([]);
