@@ -77,6 +77,20 @@ describe('the bench', () => {
     expect(fake.invalid).toEqual([]);
   });
 
+  it("the selected device's header follows its patches: the accelerator's contexts after a bind", async () => {
+    await bench();
+    await fireEvent.change(byTest('policy-select'), { target: { value: 'driver-pasid' } });
+    await fireEvent.click(byTest('apply-soc'));
+    await waitFor(() => expect(byTest('policy').textContent).toBe('driver-pasid'));
+    await waitFor(() => expect(byTest('accel-contexts').textContent).toContain('0 of 3 in use'));
+    await typeCommand('bind app accel');
+    await fireEvent.click(byTest('step'));
+    await waitFor(() => expect(byTest('outcome').textContent).toContain('ok, PASID 1'));
+    // The device object is patched in place; the view must still show the new register.
+    await waitFor(() => expect(byTest('accel-contexts').textContent).toContain('1 of 3 in use'));
+    expect(byTest('accel-contexts').textContent).toContain('SSID register 1');
+  });
+
   it('completes and applies a step from the command bar, and highlights what it changed', async () => {
     await bench();
     const input = await typeCommand('bi');
