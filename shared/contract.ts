@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { INVARIANTS } from './results.js';
+import { Layout, MAX_NOTES_CHARS, MAX_SESSION_BYTES } from './session.js';
 import { SocConfig } from './soc-config.js';
 import { ERRNO_NAMES, POLICY_NAMES } from './steps.js';
 
@@ -40,6 +41,8 @@ export const ERROR_CODES = [
   'no-such-step',
   /** A bug on the main side (an exception). Nothing is promised about the lab's state beyond "not half-applied". */
   'internal',
+  /** A session file's text does not parse, validate or replay (shared/session.ts); the lab is untouched. */
+  'bad-session',
 ] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -156,6 +159,11 @@ export const Snapshot = z.object({
   view: View,
   /** The global PASID IDA (view `ida`) as a bitmap. */
   ida: IdBitmapWire,
+  /**
+   * The timeline after the current step: steps undone or jumped over, in order, which lab.redo and lab.jumpTo can
+   * reach (`steps.length + future.length` is the timeline's length). A new step drops them.
+   */
+  future: z.array(StepSummary).optional(),
 });
 export type Snapshot = z.infer<typeof Snapshot>;
 
@@ -230,6 +238,46 @@ export const REQUESTS = {
   },
   /** A step's trace records, fetched on demand (never pushed). step -1: the boot trace. */
   'lab.trace': { input: z.object({ step: z.int().min(-1) }).strict(), output: z.object({ step: z.int(), records: z.array(TraceRecord) }) },
+  /**
+   * Time travel to the state after the first `step` steps of the timeline, backwards or forwards (checkpoints, not a
+   * replay from boot). The steps after it stay in the timeline (snapshot `future`). Pushes `lab.replaced`.
+   */
+  'lab.jumpTo': { input: z.object({ step: z.int().min(0) }).strict(), output: z.object({ seq: z.int().min(0), length: z.int().min(0), total: z.int().min(0) }) },
+  /** Applies the next step of the timeline again, as lab.step would (a patch); `redone` null when there is none. */
+  'lab.redo': { input: Empty, output: z.object({ seq: z.int().min(0), redone: z.int().nullable(), patch: Patch.nullable() }) },
+  /**
+   * The lab as a session file (shared/session.ts): the whole timeline with recorded results, the current position,
+   * the notes and layout last given by session.update (or these). `name` is a suggested file name. A browser host
+   * offers `text` as a download.
+   */
+  'session.export': {
+    input: z.object({ notes: z.string().max(MAX_NOTES_CHARS).optional(), layout: Layout.optional() }).strict(),
+    output: z.object({ name: z.string(), text: z.string(), steps: z.int().min(0) }),
+  },
+  /**
+   * Replaces the lab with a session file's text (an upload, or a file main read). Validated and migrated first, then
+   * replayed; any problem is `bad-session` naming it and where (`steps[12].step.bind.device`, `line 3, column 7`), and
+   * the lab is untouched. Steps whose results differ from the recording (a newer build) are counted, not refused.
+   */
+  'session.import': {
+    input: z.object({ name: z.string().min(1).max(255), text: z.string().max(MAX_SESSION_BYTES) }).strict(),
+    output: z.object({
+      seq: z.int().min(0),
+      steps: z.int().min(0),
+      position: z.int().min(0),
+      migratedFrom: z.int().nullable(),
+      notes: z.string(),
+      layout: z.record(z.string(), z.unknown()),
+      /** Steps whose replayed result differs from the recorded one, and the first few of them. */
+      divergences: z.int().min(0),
+      firstDivergences: z.array(z.object({ index: z.int().min(0), text: z.string(), differences: z.array(z.string()) })),
+    }),
+  },
+  /** The session's notes and UI layout, kept by the main side for the next save or export (marks it unsaved). */
+  'session.update': {
+    input: z.object({ notes: z.string().max(MAX_NOTES_CHARS).optional(), layout: Layout.optional() }).strict(),
+    output: z.object({ dirty: z.boolean() }),
+  },
 } as const;
 
 export type RequestName = keyof typeof REQUESTS;
@@ -246,7 +294,7 @@ export const EVENTS = {
   /** A step or an undo changed the state. */
   'lab.patch': z.object({ seq: z.int().min(1), patch: Patch }),
   /** The lab was rebuilt (configure, reset, loadScenario, stepTo): refetch lab.snapshot. */
-  'lab.replaced': z.object({ seq: z.int().min(1), reason: z.enum(['configure', 'reset', 'loadScenario', 'stepTo']) }),
+  'lab.replaced': z.object({ seq: z.int().min(1), reason: z.enum(['configure', 'reset', 'loadScenario', 'stepTo', 'jumpTo', 'session']) }),
   /**
    * Electron only: a menu item or accelerator the renderer performs as if its own button were pressed
    * (Step F10 takes the command bar's step; Undo Shift+F10; Reset; Run F5 is done by main, which then sends
@@ -276,6 +324,11 @@ export const API_FUNCTIONS = {
   'lab.stepTo': 'labStepTo',
   'lab.loadScenario': 'labLoadScenario',
   'lab.trace': 'labTrace',
+  'lab.jumpTo': 'labJumpTo',
+  'lab.redo': 'labRedo',
+  'session.export': 'sessionExport',
+  'session.import': 'sessionImport',
+  'session.update': 'sessionUpdate',
 } as const satisfies Record<RequestName, string>;
 
 type FnName<N extends RequestName> = (typeof API_FUNCTIONS)[N];

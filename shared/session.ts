@@ -10,11 +10,14 @@
  *     "notes": "what the person wrote",
  *     "soc": { ...the SoC configuration... },
  *     "layout": { ...the UI's layout, opaque here... },
+ *     "position": 12,                                        optional: steps applied when saved (time travel)
  *     "steps": [ { "step": { "bind": { "process": "p1", "device": "gpu" } },     a step as in scenario files
  *                  "result": { "ok": true, "pasid": 1 },                           what it gave when recorded
  *                  "findings": [ "refcount" ],                                     invariants it broke
  *                  "note": "optional, per step" }, ... ] }
  *
+ * `steps` is the lab's whole timeline, including steps undone or jumped over that redo can still reach; `position`
+ * says how many of them were applied when it was saved (absent: all). A replay checks every step.
  * Every load goes through the schema of the file's version, then the migrations up to the current version, then the
  * current schema and the cross-references (every device a step names exists). A file from a newer version is refused
  * with a message saying so. Loading parses data and never executes anything; sizes are bounded. Errors are
@@ -171,7 +174,7 @@ export const Layout = z
 export const SessionStep = z
   .object({
     /** A step object as in scenario files: one operation and its arguments, e.g. { "bind": { ... } }. */
-    step: z.record(z.string(), z.unknown()),
+    step: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an operation name such as "bind"'), z.unknown()),
     result: RecordedResult,
     /** The invariants this step broke (new violations). Absent: not recorded (a session migrated from version 0). */
     findings: z.array(InvariantName).max(10_000).optional(),
@@ -193,6 +196,8 @@ export const SessionV1 = z
     notes: z.string().max(MAX_NOTES_CHARS),
     soc: SocConfig,
     layout: Layout,
+    /** Steps applied when saved; the rest of `steps` is there to redo. Absent: all of them. */
+    position: z.int().min(0).max(MAX_SESSION_STEPS).optional(),
     steps: z.array(SessionStep).max(MAX_SESSION_STEPS),
   })
   .strict();
@@ -218,7 +223,7 @@ export const SessionV0 = z
       .array(
         z
           .object({
-            step: z.record(z.string(), z.unknown()),
+            step: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an operation name such as "bind"'), z.unknown()),
             result: z.object({ ok: z.boolean(), errno: z.string().max(32).optional(), pasid: z.int().min(0).max(0xffffffff).optional() }).strict(),
             note: z.string().max(MAX_STEP_NOTE_CHARS).optional(),
           })
@@ -344,6 +349,9 @@ function appOf(o: Record<string, unknown>): string {
 export function checkSession(s: Session, file = 'session'): Op[] {
   const soc = socConfigProblems(s.soc);
   if (soc.length) throw new SessionError('schema', soc, file);
+  if (s.position !== undefined && s.position > s.steps.length) {
+    throw new SessionError('schema', [{ path: 'position', message: `position ${s.position} is past the last of the ${s.steps.length} step(s)` }], file);
+  }
   const devices = new Set(s.soc.devices.map((d) => d.name));
   const problems: Problem[] = [];
   const refs: Problem[] = [];
@@ -399,6 +407,7 @@ export function serializeSession(s: Session): string {
     head('soc', v.soc),
     head('layout', v.layout),
   ];
+  if (v.position !== undefined) parts.push(head('position', v.position));
   const steps = v.steps.length ? `  "steps": [\n${v.steps.map((st) => `    ${JSON.stringify(st)}`).join(',\n')}\n  ]` : '  "steps": []';
   const text = `{\n${parts.join(',\n')},\n${steps}\n}\n`;
   if (text.length > MAX_SESSION_BYTES) throw new SessionError('too-large', [{ path: '', message: `the session would take ${text.length} bytes, more than the ${MAX_SESSION_BYTES}-byte limit` }], 'session');
@@ -424,7 +433,7 @@ export function summarizeResult(r: StepResult): RecordedResult {
 /** Invariant names of a step's findings, in order. */
 export const findingNames = (fs: readonly Finding[]): string[] => fs.map((f) => f.invariant);
 
-const RESULT_KEYS = ['ok', 'errno', 'pasid', 'reaches', 'crossed', 'event', 'events', 'data'] as const;
+const RESULT_KEYS = ['errno', 'pasid', 'reaches', 'crossed', 'event', 'events', 'data'] as const;
 
 const show = (v: unknown): string => (v === undefined ? 'nothing' : typeof v === 'string' ? (v.length > 40 ? v.slice(0, 40) + '…' : v) : JSON.stringify(v));
 
@@ -436,12 +445,13 @@ export function compareRecorded(recorded: RecordedResult, findings: readonly str
   if (result.rejected !== undefined) return [`the lab rejected the step (${result.rejected}); recorded ${describeRecorded(recorded)}`];
   const now = summarizeResult(result);
   const out: string[] = [];
-  for (const k of RESULT_KEYS) {
-    const a = recorded[k];
-    const b = now[k];
-    if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    if (k === 'ok') out.push(`recorded ${describeRecorded(recorded)}, got ${describeRecorded(now)}`);
-    else out.push(`${k}: recorded ${show(a)}, got ${show(b)}`);
+  if (recorded.ok !== now.ok) out.push(`recorded ${describeRecorded(recorded)}, got ${describeRecorded(now)}`);
+  else {
+    for (const k of RESULT_KEYS) {
+      const a = recorded[k];
+      const b = now[k];
+      if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${k}: recorded ${show(a)}, got ${show(b)}`);
+    }
   }
   if (findings !== undefined) {
     const a = [...findings].sort();

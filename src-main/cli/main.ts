@@ -1,8 +1,11 @@
 /**
- * svalab: the headless front door. `run` executes scenario files as tests; `shell` drives a lab by hand;
- * `serve` opens the bench in a browser (the web host); `policies` lists the PASID policies.
+ * svalab: the headless front door. `run` executes scenario files and saved sessions as tests; `convert` turns a
+ * scenario into a session and back; `shell` drives a lab by hand; `serve` opens the bench in a browser (the web
+ * host); `policies` lists the PASID policies.
  *
- * Exit codes of `run`: 0 every expectation holds; 1 one does not; 2 invalid input (a file, an argument).
+ * Exit codes of `run`: 0 every expectation holds (a session replays as recorded); 1 one does not (a session diverges
+ * under its own policy); 2 invalid input (a file, an argument). A session replayed under another policy (--policy,
+ * --all-policies) prints where it diverges and still exits 0: divergence is what that replay is for.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { POLICIES } from '../sim/policies/index.js';
 import { describeResult, loadScenarioFile, opSummary, runScenario, ScenarioInputError, type RunReport } from '../lab/scenario.js';
 import { formatTrace } from '../lab/trace-format.js';
 import { runShell } from './shell.js';
+import { convertCommand, isSessionFile, printSessionReport, runSessionFile, type SessionReport } from './session-cmds.js';
 import { serveCommand, type ServeOpts } from './serve.js';
 
 export interface Io {
@@ -32,7 +36,7 @@ export function expandPaths(paths: string[]): string[] {
       // reported by the loader, which names the file
     }
     if (isDir) {
-      for (const f of readdirSync(p).sort()) if (/\.(ya?ml|json)$/i.test(f)) out.push(join(p, f));
+      for (const f of readdirSync(p).sort()) if (/\.(ya?ml|json|svalab)$/i.test(f)) out.push(join(p, f));
     } else out.push(p);
   }
   return out;
@@ -54,9 +58,17 @@ export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
     return 2;
   }
   const reports: { file: string; runs: RunReport[]; error: string | null }[] = [];
+  const sessions: SessionReport[] = [];
   let invalid = false;
   let failed = false;
   for (const file of files) {
+    if (isSessionFile(file)) {
+      const r = runSessionFile(file, opts.allPolicies ? { policies: [...POLICY_NAMES] } : opts.policy ? { policy: opts.policy } : {});
+      if (r.error) invalid = true;
+      else if (r.runs.some((x) => !x.passed)) failed = true;
+      sessions.push(r);
+      continue;
+    }
     try {
       const s = loadScenarioFile(file);
       const policies: PolicyName[] = opts.allPolicies ? [...POLICY_NAMES] : opts.policy ? [opts.policy] : s.policies;
@@ -72,11 +84,13 @@ export function runCommand(paths: string[], opts: RunOpts, io: Io): number {
       reports.push({ file, runs: [], error: e.message });
     }
   }
-  const passedRuns = reports.reduce((n, r) => n + r.runs.filter((x) => x.passed).length, 0);
-  const failedRuns = reports.reduce((n, r) => n + r.runs.filter((x) => !x.passed).length + (r.error ? 1 : 0), 0);
+  const passedRuns = reports.reduce((n, r) => n + r.runs.filter((x) => x.passed).length, 0) + sessions.reduce((n, r) => n + r.runs.filter((x) => x.passed).length, 0);
+  const failedRuns =
+    reports.reduce((n, r) => n + r.runs.filter((x) => !x.passed).length + (r.error ? 1 : 0), 0) + sessions.reduce((n, r) => n + r.runs.filter((x) => !x.passed).length + (r.error ? 1 : 0), 0);
   if (opts.json) {
-    io.out(JSON.stringify({ passed: passedRuns, failed: failedRuns, exit: invalid ? 2 : failed ? 1 : 0, files: reports }, null, 2) + '\n');
+    io.out(JSON.stringify({ passed: passedRuns, failed: failedRuns, exit: invalid ? 2 : failed ? 1 : 0, files: reports, sessions }, null, 2) + '\n');
   } else {
+    for (const r of sessions) printSessionReport(r, opts.quiet ?? false, io);
     for (const r of reports) {
       if (r.error) {
         io.err(`invalid: ${r.error}\n`);
@@ -132,9 +146,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   program
     .command('run')
-    .description('run scenario files (YAML or JSON, or directories of them) and check their expectations')
-    .argument('<paths...>', 'scenario files or directories')
-    .addOption(new Option('-p, --policy <policy>', "run under this policy instead of the file's").choices([...POLICY_NAMES]))
+    .description('run scenario files (YAML or JSON) and sessions (.svalab), or directories of them: check the expectations, and that every session step gives its recorded result')
+    .argument('<paths...>', 'scenario files, session files or directories')
+    .addOption(new Option('-p, --policy <policy>', "run under this policy instead of the file's (a session: list where it diverges from its recording)").choices([...POLICY_NAMES]))
     .option('-a, --all-policies', 'run every scenario under every policy')
     .option('--json', 'print a machine-readable report')
     .option('-q, --quiet', 'print failures only')
@@ -147,6 +161,16 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return;
       }
       code = runCommand(paths, opts, io);
+    });
+  program
+    .command('convert')
+    .description('turn a scenario (YAML/JSON) into a session, its results recorded by running it; or a session into a scenario (YAML, or JSON if OUT ends in .json) whose expectations are the recorded results')
+    .argument('<in>', 'a scenario file or a session (.svalab)')
+    .argument('<out>', 'the file to write')
+    .addOption(new Option('-p, --policy <policy>', "scenario -> session: record under this policy instead of the scenario's first").choices([...POLICY_NAMES]))
+    .option('-f, --force', 'replace OUT if it exists')
+    .action((input: string, output: string, opts: { policy?: PolicyName; force?: boolean }) => {
+      code = convertCommand(input, output, opts, io);
     });
   program
     .command('shell')

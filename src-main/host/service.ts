@@ -4,9 +4,14 @@
  * events to its subscribers. The Electron main process and the web host are thin adapters over `handle` and
  * `subscribe`.
  *
- * Events: a step or an undo pushes `lab.patch` (an undo is a patch too: it refreshes what the undone step touched,
- * read from the replayed kernel). configure, reset, stepTo and loadScenario push `lab.replaced`; the renderer then
- * refetches `lab.snapshot`. Every event carries the next `seq`; a snapshot carries the seq it includes.
+ * Events: a step, an undo or a redo pushes `lab.patch` (an undo is a patch too: it refreshes what the undone step
+ * touched, read from the restored kernel). configure, reset, stepTo, jumpTo, loadScenario and session.import push
+ * `lab.replaced`; the renderer then refetches `lab.snapshot`. Every event carries the next `seq`; a snapshot carries
+ * the seq it includes.
+ *
+ * Sessions: the service is the document. It keeps the session's notes and layout (session.update), its name and
+ * creation date, and whether anything changed since it was last saved or opened (`dirty`); session.export writes it
+ * (shared/session.ts), session.import replaces the lab with one. Hosts save to disk (Electron) or offer a download.
  */
 import {
   MAX_MESSAGE_BYTES,
@@ -31,6 +36,8 @@ import { ERRNO_NAMES, OP_NAMES, OPS, POLICY_NAMES, parseStep, zodProblems, type 
 import { Lab, type StepRecord } from '../lab/lab.js';
 import { addTouched, buildPatch, emptyNames, kernelResolver, opDevices, touchedResolver } from '../lab/patch.js';
 import { MAX_SCENARIO_BYTES, opSummary, parseScenarioText, ScenarioInputError } from '../lab/scenario.js';
+import { compareRecorded, parseSessionText, serializeSession, SessionError, SESSION_EXTENSION, type ParsedSession, type Session } from '../../shared/session.js';
+import { labFromSession, sessionFromLab } from '../lab/session-io.js';
 import { stateView } from '../lab/view.js';
 import { POLICIES } from '../sim/policies/index.js';
 import type { z } from 'zod';
@@ -58,6 +65,9 @@ const fail = (code: ContractError['code'], message: string, problems?: Problem[]
   }
   throw new RequestError(e);
 };
+
+/** Requests that change the session document (its timeline, position, notes or layout). */
+const MUTATING: ReadonlySet<RequestName> = new Set<RequestName>(['lab.configure', 'lab.step', 'lab.undo', 'lab.redo', 'lab.reset', 'lab.stepTo', 'lab.jumpTo', 'lab.loadScenario', 'session.update']);
 
 const OP_SUMMARIES: Record<string, string> = {
   bind: "open the device's SVA file: the driver binds the process's mm",
@@ -130,15 +140,30 @@ function parseSoc(raw: unknown): SocConfig {
   return r.data;
 }
 
+/** What session.import reports beyond the new seq. */
+export type ImportResult = Omit<RequestOutput<'session.import'>, 'seq'>;
+
+/** Divergences listed in full by session.import (all are counted). */
+const SHOWN_DIVERGENCES = 20;
+
 export class LabService {
   private lab: Lab;
-  /** Notes of the applied steps, by index (the Lab keeps ops, not notes). */
+  /** Notes of the timeline's steps, by index (applied ones, then those to redo; the Lab keeps ops, not notes). */
   private notes: (string | null)[] = [];
   private scenario: string | null = null;
   private seq = 0;
   private readonly subscribers = new Set<(e: LabEvent) => void>();
+  private readonly changeListeners = new Set<() => void>();
   private readonly version: string;
   private readonly check: boolean;
+  /** The session document: notes, UI layout, the name it was opened under, when it was first saved. */
+  private sessionNotes = '';
+  private sessionLayout: Record<string, unknown> = {};
+  private sessionName: string | null = null;
+  private sessionCreated: string | null = null;
+  /** Changes so far, and the count at the last save or open: unequal means unsaved changes. */
+  private changes = 0;
+  private savedAt = 0;
 
   constructor(opts: LabServiceOptions = {}) {
     this.version = opts.version ?? 'dev';
@@ -163,6 +188,84 @@ export class LabService {
     return this.seq;
   }
 
+  /** Changes since the session was last saved or opened. */
+  get dirty(): boolean {
+    return this.changes !== this.savedAt;
+  }
+
+  /** The host saved the session (the current state is what is on disk). */
+  markSaved(): void {
+    this.savedAt = this.changes;
+    this.notifyChange();
+  }
+
+  /** The document differs from any saved file (a session restored from a recovery file). */
+  markUnsaved(): void {
+    this.changed();
+  }
+
+  /** Called after every change of the document and after a save (hosts: title, autosave). Returns the unsubscribe. */
+  onChange(cb: () => void): () => void {
+    this.changeListeners.add(cb);
+    return () => void this.changeListeners.delete(cb);
+  }
+
+  /** The name of the session file the lab was opened from, if any. */
+  get documentName(): string | null {
+    return this.sessionName;
+  }
+
+  /** A file name for saving: the opened session's, or one made from the scenario's name. */
+  suggestedName(): string {
+    if (this.sessionName) return this.sessionName.toLowerCase().endsWith(SESSION_EXTENSION) ? this.sessionName : `${this.sessionName.replace(/\.[^.]*$/, '')}${SESSION_EXTENSION}`;
+    const base = (this.scenario ?? 'lab').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'lab';
+    return `${base}${SESSION_EXTENSION}`;
+  }
+
+  /** The lab as a session document (Electron's Save writes this). */
+  exportSession(): Session {
+    const s = sessionFromLab(this.lab, this.sessionNotes, this.sessionLayout, { stepNotes: this.notes, app: { name: 'svalab', version: this.version } });
+    if (this.sessionCreated) s.created = this.sessionCreated;
+    else this.sessionCreated = s.created;
+    return s;
+  }
+
+  /**
+   * Replaces the lab with a parsed session (session.import, or a file main read). Builds the new lab completely before
+   * swapping it in: a session that cannot be replayed throws a RequestError (`bad-session`) and changes nothing.
+   */
+  openSession(parsed: ParsedSession, name: string): RequestOutput<'session.import'> {
+    let lab: Lab;
+    try {
+      lab = labFromSession(parsed, { check: this.check });
+    } catch (e) {
+      if (e instanceof SessionError) return fail('bad-session', `${name}: ${e.message.slice(e.file.length + 2)}`, e.problems);
+      throw e;
+    }
+    const s = parsed.session;
+    const timeline = [...lab.records, ...lab.redoSteps()];
+    let divergences = 0;
+    const firstDivergences: ImportResult['firstDivergences'] = [];
+    timeline.forEach((rec, i) => {
+      const st = s.steps[i]!;
+      const differences = compareRecorded(st.result, st.findings, rec.result, rec.findings);
+      if (!differences.length) return;
+      divergences++;
+      if (firstDivergences.length < SHOWN_DIVERGENCES) firstDivergences.push({ index: i, text: opSummary(rec.op), differences });
+    });
+    this.lab = lab;
+    this.notes = s.steps.map((st) => st.note ?? null);
+    this.scenario = null;
+    this.sessionNotes = s.notes;
+    this.sessionLayout = s.layout;
+    this.sessionName = name;
+    this.sessionCreated = s.created;
+    const seq = this.replaced('session');
+    this.savedAt = this.changes;
+    this.notifyChange();
+    return { seq, steps: timeline.length, position: lab.records.length, migratedFrom: parsed.migratedFrom, notes: s.notes, layout: s.layout, divergences, firstDivergences };
+  }
+
   subscribe(cb: (e: LabEvent) => void): () => void {
     this.subscribers.add(cb);
     return () => void this.subscribers.delete(cb);
@@ -183,7 +286,10 @@ export class LabService {
       return { ok: false, error: { code: 'bad-input', message: `invalid input for ${name}: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`, path: problems[0]?.path ?? '', problems } };
     }
     try {
-      return { ok: true, value: this.dispatch(name as RequestName, parsed.data) };
+      const value = this.dispatch(name as RequestName, parsed.data);
+      const noop = (name === 'lab.undo' || name === 'lab.redo') && (value as { patch: unknown }).patch === null;
+      if (MUTATING.has(name as RequestName) && !noop) this.changed();
+      return { ok: true, value };
     } catch (e) {
       if (e instanceof RequestError) return { ok: false, error: e.error };
       return { ok: false, error: { code: 'internal', message: `internal error in ${name}: ${(e as Error)?.message ?? String(e)}` } };
@@ -220,12 +326,47 @@ export class LabService {
       case 'lab.stepTo': {
         const n = input.length as number;
         if (n > this.lab.records.length) fail('no-such-step', `there are ${this.lab.records.length} steps; cannot go to step ${n}`);
-        const ops = this.lab.records.slice(0, n).map((r) => r.op);
-        this.lab.reset();
-        for (const op of ops) this.lab.apply(op);
+        this.lab.jumpTo(n); // the nearest checkpoint, then a short replay
+        this.lab.discardRedo();
         this.notes.length = n;
         return { seq: this.replaced('stepTo') };
       }
+      case 'lab.jumpTo': {
+        const n = input.step as number;
+        const total = this.lab.timelineLength;
+        if (n > total) fail('no-such-step', `the timeline has ${total} steps; cannot jump to step ${n}`);
+        this.lab.jumpTo(n);
+        return { seq: this.replaced('jumpTo'), length: this.lab.records.length, total };
+      }
+      case 'lab.redo':
+        return this.redo();
+      case 'session.export': {
+        if (input.notes !== undefined) this.sessionNotes = input.notes;
+        if (input.layout !== undefined) this.sessionLayout = input.layout;
+        const session = this.exportSession();
+        let text: string;
+        try {
+          text = serializeSession(session);
+        } catch (e) {
+          if (e instanceof SessionError) return fail('bad-session', e.message, e.problems);
+          throw e;
+        }
+        return { name: this.suggestedName(), text, steps: session.steps.length };
+      }
+      case 'session.import': {
+        let parsed: ParsedSession;
+        try {
+          parsed = parseSessionText(input.text, input.name);
+        } catch (e) {
+          if (e instanceof SessionError) return fail('bad-session', e.message, e.problems);
+          throw e;
+        }
+        return this.openSession(parsed, input.name);
+      }
+      case 'session.update':
+        if (input.notes !== undefined) this.sessionNotes = input.notes;
+        if (input.layout !== undefined) this.sessionLayout = input.layout;
+        return { dirty: true };
       case 'lab.loadScenario':
         return this.loadScenario(input.name, input.text, input.policy);
       case 'lab.trace': {
@@ -248,6 +389,7 @@ export class LabService {
       policy: this.lab.policy,
       scenario: this.scenario,
       steps: this.lab.records.map((r, i) => summary(r, this.notes[i] ?? null)),
+      future: this.lab.redoSteps().map((r, i) => summary(r, this.notes[this.lab.records.length + i] ?? null)),
       bootFindings: this.lab.bootFindings,
       bootProblems: this.lab.boot.problems.map((p) => ({ device: p.device, why: p.why })),
       view,
@@ -267,6 +409,7 @@ export class LabService {
     opDevices(this.lab.kernel, op, names.devices); // files an exit or unbind is about to close
     const rec = this.lab.apply(op);
     if (rec.result.rejected !== undefined) return fail('rejected', rec.result.rejected);
+    this.notes.length = rec.index; // a new step ends the timeline here
     this.notes[rec.index] = parsed.step.note;
     opDevices(this.lab.kernel, op, names.devices);
     addTouched(names, rec.touched, op, rec.result);
@@ -282,13 +425,41 @@ export class LabService {
     if (!last) return { seq: this.seq, undone: null, patch: null };
     const names = emptyNames();
     opDevices(this.lab.kernel, last.op, names.devices);
-    this.lab.undo();
-    this.notes.length = this.lab.records.length;
+    this.lab.undo(); // the step stays in the timeline, with its note, for redo
     opDevices(this.lab.kernel, last.op, names.devices);
     addTouched(names, last.touched, last.op, last.result);
     const patch: Patch = { ...buildPatch(this.lab.kernel, names, kernelResolver(this.lab.kernel)), steps: { length: this.lab.records.length, append: [] } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, undone: last.index, patch };
+  }
+
+  private redo(): RequestOutput<'lab.redo'> {
+    const next = this.lab.redoSteps()[0];
+    if (!next) return { seq: this.seq, redone: null, patch: null };
+    const names = emptyNames();
+    opDevices(this.lab.kernel, next.op, names.devices);
+    const rec = this.lab.redo()!;
+    opDevices(this.lab.kernel, rec.op, names.devices);
+    addTouched(names, rec.touched, rec.op, rec.result);
+    const stepSummary = summary(rec, this.notes[rec.index] ?? null);
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, touchedResolver(this.lab.kernel, rec.touched)), steps: { length: rec.index, append: [stepSummary] } };
+    const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
+    return { seq, redone: rec.index, patch };
+  }
+
+  private changed(): void {
+    this.changes++;
+    this.notifyChange();
+  }
+
+  private notifyChange(): void {
+    for (const cb of [...this.changeListeners]) {
+      try {
+        cb();
+      } catch {
+        // a host's listener (a window title) must not fail the request
+      }
+    }
   }
 
   private loadScenario(name: string, text: string, policy: PolicyName | undefined): RequestOutput<'lab.loadScenario'> {

@@ -1,6 +1,10 @@
 /**
  * A lab: one SoC configuration, one policy, and the ordered list of steps applied so far (design.md "The bench").
- * The step list is the source of truth; undo and reset rebuild the SoC and replay it.
+ * The step list is the source of truth; undo and time travel restore the nearest checkpoint (checkpoint.ts) at or
+ * before the target and replay the steps after it; reset rebuilds the SoC.
+ *
+ * The timeline is `records` (applied, in order) followed by `redoSteps()` (undone or jumped over, kept for redo and
+ * forward jumps). Applying a new step ends the timeline there: the steps after it are dropped, as in an editor.
  */
 import type { StepResult, Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
@@ -10,6 +14,7 @@ import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, IommuSva, MmStruct } from '../sim/kernel/structs.js';
 import { buildSoc, type BootReport } from '../sim/soc.js';
 import { applyOp } from './apply.js';
+import { CheckpointStore, type CheckpointOptions } from './checkpoint.js';
 import { checkDirty, markAll } from './invariants.js';
 import { stateView, type View } from './view.js';
 
@@ -20,6 +25,8 @@ export interface LabOptions {
   trace?: boolean;
   /** Report what each step touched (default true; hosts build their diffs from it). */
   touched?: boolean;
+  /** Checkpoints for undo and time travel (default: every 1000 steps, see CheckpointOptions); false: replay from boot. */
+  checkpoints?: CheckpointOptions | false;
 }
 
 /**
@@ -63,6 +70,9 @@ export class Lab {
   private readonly check: boolean;
   private readonly trace: boolean;
   private readonly wantTouched: boolean;
+  /** The steps after the current position (undone or jumped over), in order: what redo and forward jumps apply. */
+  private future: StepRecord[] = [];
+  private readonly checkpoints: CheckpointStore<Map<string, Finding>> | null;
 
   constructor(
     readonly config: SocConfig,
@@ -72,11 +82,19 @@ export class Lab {
     this.check = options.check ?? true;
     this.trace = options.trace ?? true;
     this.wantTouched = options.touched ?? true;
+    this.checkpoints = options.checkpoints === false ? null : new CheckpointStore(options.checkpoints ?? {});
     this.reset();
   }
 
-  /** Rebuilds the SoC from the configuration, with no steps applied. */
+  /** Rebuilds the SoC from the configuration, with no steps applied (and none to redo). */
   reset(): void {
+    this.boot0();
+    this.future = [];
+    this.checkpoints?.clear();
+  }
+
+  /** The SoC at boot, records emptied. Deterministic: the same kernel, boot findings and trace every time. */
+  private boot0(): void {
     const { kernel, boot } = buildSoc(this.config, this.policy, this.trace);
     this.kernel = kernel;
     this.boot = boot;
@@ -89,12 +107,25 @@ export class Lab {
     } else {
       kernel.dirty.clear();
       this.bootFindings = [];
+      if (!this.wantTouched) kernel.dirty.disable();
     }
   }
 
-  /** Applies one step. A rejected step changes nothing and is not recorded. */
+  /**
+   * Applies one step. A rejected step changes nothing and is not recorded. An applied step ends the timeline here:
+   * the steps that were there to redo are dropped.
+   */
   apply(op: Op): StepRecord {
+    // Checkpoints past this point belong to the old continuation (dropping them is harmless if the step is rejected).
+    if (this.future.length) this.checkpoints?.dropAfter(this.records.length);
+    const rec = this.applyStep(op);
+    if (rec.result.rejected === undefined) this.future = [];
+    return rec;
+  }
+
+  private applyStep(op: Op): StepRecord {
     const index = this.records.length;
+    const t0 = this.checkpoints ? performance.now() : 0;
     const result = applyOp(this.kernel, op);
     const trace = this.kernel.tr.drain();
     if (result.rejected !== undefined) {
@@ -110,17 +141,83 @@ export class Lab {
     if (!this.check) this.kernel.dirty.clear();
     const rec: StepRecord = { index, op, result, touched, findings, trace };
     this.records.push(rec);
+    const n = this.records.length;
+    if (this.checkpoints?.stepped(n, performance.now() - t0)) this.checkpoints.take(n, this.kernel, new Map(this.open));
     return rec;
   }
 
-  /** Removes the last step by rebuilding and replaying the others. */
+  /** Removes the last step (restoring the nearest checkpoint and replaying); it stays available to redo. */
   undo(): StepRecord | null {
     const last = this.records.at(-1);
     if (!last) return null;
-    const ops = this.records.slice(0, -1).map((r) => r.op);
-    this.reset();
-    for (const op of ops) this.apply(op);
+    this.jumpTo(this.records.length - 1);
     return last;
+  }
+
+  /** Applies the next step of the timeline again (after an undo or a jump back); null when there is none. */
+  redo(): StepRecord | null {
+    const next = this.future.shift();
+    if (!next) return null;
+    return this.replayStep(next.op);
+  }
+
+  /** The steps available to redo, in order (after undo or a jump back). */
+  redoSteps(): readonly StepRecord[] {
+    return this.future;
+  }
+
+  /** Steps applied plus steps to redo: the length of the timeline a jump can reach. */
+  get timelineLength(): number {
+    return this.records.length + this.future.length;
+  }
+
+  /**
+   * Time travel: the state after the first `n` steps of the timeline, backwards or forwards. The nearest checkpoint
+   * at or before `n` is restored (or, going forwards, the current state kept when that is nearer) and the steps
+   * between replayed; the steps after `n` are kept for redo and later jumps.
+   */
+  jumpTo(n: number): void {
+    const len = this.records.length;
+    const total = len + this.future.length;
+    if (!Number.isSafeInteger(n) || n < 0 || n > total) throw new RangeError(`jumpTo(${n}): the timeline has ${total} step(s)`);
+    if (n === len) return;
+    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
+    const cp = this.checkpoints?.at(n) ?? null;
+    const base = cp?.n ?? 0;
+    let from: number;
+    if (n > len && n - len <= n - base) {
+      from = len; // forwards from here: nearer than any checkpoint
+    } else {
+      // A new live kernel: the records kept from before must not keep the old one alive.
+      for (let i = 0; i < timeline.length; i++) if (i < base || i >= n) detachTouched(timeline[i]!.touched);
+      if (cp) {
+        this.kernel = this.checkpoints!.restore(cp);
+        this.open = new Map(cp.extra);
+        this.records = timeline.slice(0, base);
+      } else this.boot0();
+      from = base;
+    }
+    for (let i = from; i < n; i++) this.replayStep(timeline[i]!.op);
+    this.future = timeline.slice(n);
+  }
+
+  /** Applies a step that was applied before at this position; determinism says it applies the same way again. */
+  private replayStep(op: Op): StepRecord {
+    const rec = this.applyStep(op);
+    if (rec.result.rejected !== undefined) throw new Error(`replay diverged at step ${rec.index}: ${rec.result.rejected}`);
+    return rec;
+  }
+
+  /** Forgets the steps to redo (the timeline ends at the current step). */
+  discardRedo(): void {
+    this.future = [];
+    this.checkpoints?.dropAfter(this.records.length);
+  }
+
+  /** Checkpoints held: how many, at which steps, their estimated memory, the current interval. */
+  checkpointInfo(): { count: number; positions: number[]; bytes: number; interval: number } {
+    const c = this.checkpoints;
+    return c ? { count: c.count, positions: c.positions(), bytes: c.bytes, interval: c.interval } : { count: 0, positions: [], bytes: 0, interval: 0 };
   }
 
   /** Every finding so far, boot included, in step order. */
@@ -154,6 +251,22 @@ export class Lab {
     }
     return fresh;
   }
+}
+
+const DETACHED = Symbol('detached');
+
+/**
+ * Replaces the kernel objects in a record's touched sets by stand-ins holding only what hosts read from an older
+ * record (labels, an mm's owner's name, a domain's ASID: an undo's patch). Once the live kernel is a restored copy,
+ * records of earlier steps must not keep earlier kernels alive.
+ */
+function detachTouched(t: Touched): void {
+  const mark = t as Touched & { [DETACHED]?: true };
+  if (t === EMPTY_TOUCHED || mark[DETACHED]) return;
+  t.mms = t.mms.map((mm) => ({ label: mm.label, owner: { name: mm.owner.name } }) as unknown as MmStruct);
+  t.domains = t.domains.map((d) => ({ label: d.label, smmuDomain: d.smmuDomain ? { asid: d.smmuDomain.asid } : null }) as unknown as IommuDomain);
+  t.bonds = t.bonds.map((h) => ({ label: h.label }) as unknown as IommuSva);
+  mark[DETACHED] = true;
 }
 
 const EMPTY_TOUCHED: Touched = Object.freeze({ devices: [], groups: [], processes: [], mms: [], domains: [], bonds: [], pasids: [], slots: [], cds: [] }) as unknown as Touched;

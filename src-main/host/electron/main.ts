@@ -1,7 +1,8 @@
 /**
  * The Electron main process (ESM): one window showing the built renderer from app://svalab/, the lab behind the
- * typed IPC of ipc.ts, the application menu, and the window's size and position remembered. Everything the lab does
- * lives in LabService; this file only wires Electron to it. Started by `npm start` (launch.ts) as
+ * typed IPC of ipc.ts, the application menu, the session document (document.ts: open, save, recent files, autosave
+ * and recovery), and the window's size and position remembered. Everything the lab does lives in LabService; this
+ * file only wires Electron to it. Started by `npm start` (launch.ts) as
  * `electron dist/src-main/host/electron/main.js`.
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session, type WebContents } from 'electron';
@@ -13,6 +14,7 @@ import { packageVersion, rendererDir } from '../paths.js';
 import { LabService } from '../service.js';
 import { APP_SCHEME, APP_URL } from './channels.js';
 import { forwardEvents, registerIpc } from './ipc.js';
+import { SessionDocument } from './document.js';
 import { menuTemplate, type MenuActions } from './menu.js';
 import { appResponse } from './protocol.js';
 import { hardenSession, hardenWebContents, webPreferences } from './security.js';
@@ -55,15 +57,28 @@ export function rememberWindowState(win: BrowserWindow, file: string): void {
   });
 }
 
-/** Menu actions: Step, Undo and Reset go to the renderer (as its own buttons would); Run is done here. */
-export function menuActions(service: LabService, win: () => BrowserWindow | null): MenuActions {
-  return {
+/**
+ * Menu actions: Step, Undo and Reset go to the renderer (as its own buttons would); Run is done here; with a session
+ * document, Open, Open Recent, Save and Save As are done here too.
+ */
+export function menuActions(service: LabService, win: () => BrowserWindow | null, doc?: SessionDocument): MenuActions {
+  const actions: MenuActions = {
     step: () => service.publish('ui.action', { action: 'step' }),
     undo: () => service.publish('ui.action', { action: 'undo' }),
     reset: () => service.publish('ui.action', { action: 'reset' }),
     run: () => void runScenarioFile(service, win()),
     quit: () => app.quit(),
   };
+  if (doc) {
+    actions.file = {
+      open: () => void doc.open(),
+      openRecent: (path) => void doc.open(path),
+      save: () => void doc.save(),
+      saveAs: () => void doc.saveAs(),
+      recent: doc.recent,
+    };
+  }
+  return actions;
 }
 
 /** F5: pick a scenario file and load it into the lab; failures become a ui.notice. */
@@ -101,18 +116,23 @@ export function start(): void {
     const stateFile = join(app.getPath('userData'), 'window-state.json');
     const state = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
     let win: BrowserWindow | null = createMainWindow(state, join(here, 'preload.cjs'), dev);
+    // buildMenu reads `doc` only when called, after it exists; the document calls it back when its recent list changes
+    const buildMenu = (): void => Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(menuActions(service, () => win, doc), dev)));
+    const doc = new SessionDocument(service, { userData: app.getPath('userData'), window: () => win, onRecentChanged: () => buildMenu() });
+    doc.guardClose(win); // before rememberWindowState: both listen to 'close'
     rememberWindowState(win, stateFile);
     const contents = (): WebContents | null => (win && !win.isDestroyed() ? win.webContents : null);
     const unregister = registerIpc(ipcMain, service, contents);
     const unforward = forwardEvents(service, contents);
-    Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(menuActions(service, () => win), dev)));
+    buildMenu();
     app.on('second-instance', () => win?.focus());
     win.on('closed', () => {
+      doc.dispose();
       unforward();
       unregister();
       win = null;
     });
-    void win.loadURL(APP_URL);
+    void win.loadURL(APP_URL).then(() => doc.offerRecovery());
   });
 }
 

@@ -1,8 +1,20 @@
 /**
  * The application menu: the lab's actions with the accelerators of Ripes and CPUlator (Step F10, Undo/Reverse
- * Shift+F10, Run F5), Reset, and Quit.
+ * Shift+F10, Run F5), Reset, and Quit; with a session document, File > Open (CmdOrCtrl+O), Open Recent (the app's
+ * own list), Save (CmdOrCtrl+S) and Save As (CmdOrCtrl+Shift+S).
  */
+import { basename } from 'node:path';
 import type { MenuItemConstructorOptions } from 'electron';
+
+/** The session file actions (document.ts). */
+export interface FileActions {
+  open(): void;
+  openRecent(path: string): void;
+  save(): void;
+  saveAs(): void;
+  /** Recent files, newest first. */
+  recent: readonly string[];
+}
 
 export interface MenuActions {
   step(): void;
@@ -11,6 +23,22 @@ export interface MenuActions {
   /** Run a scenario file: an open dialog, then lab.loadScenario. */
   run(): void;
   quit(): void;
+  /** Session files: Open, Open Recent, Save, Save As (absent: no such items). */
+  file?: FileActions;
+}
+
+function fileItems(f: FileActions): MenuItemConstructorOptions[] {
+  const recent: MenuItemConstructorOptions[] = f.recent.length
+    ? f.recent.map((p, i) => ({ id: `recent-${i}`, label: `${basename(p)}  \u2014  ${p}`, click: () => f.openRecent(p) }))
+    : [{ label: 'No recent sessions', enabled: false }];
+  return [
+    { id: 'open', label: '&Open Session\u2026', accelerator: 'CmdOrCtrl+O', click: () => f.open() },
+    { id: 'open-recent', label: 'Open &Recent', submenu: recent },
+    { type: 'separator' },
+    { id: 'save', label: '&Save', accelerator: 'CmdOrCtrl+S', click: () => f.save() },
+    { id: 'save-as', label: 'Save &As\u2026', accelerator: 'CmdOrCtrl+Shift+S', click: () => f.saveAs() },
+    { type: 'separator' },
+  ];
 }
 
 export function menuTemplate(a: MenuActions, dev: boolean): MenuItemConstructorOptions[] {
@@ -20,6 +48,7 @@ export function menuTemplate(a: MenuActions, dev: boolean): MenuItemConstructorO
     {
       label: '&File',
       submenu: [
+        ...(a.file ? fileItems(a.file) : []),
         { id: 'run', label: '&Run Scenario File…', accelerator: 'F5', click: () => a.run() },
         { type: 'separator' },
         { id: 'quit', label: '&Quit', accelerator: 'CmdOrCtrl+Q', click: () => a.quit() },

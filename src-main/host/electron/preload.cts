@@ -19,6 +19,11 @@ const FUNCTIONS: Record<string, string> = {
   labStepTo: 'lab.stepTo',
   labLoadScenario: 'lab.loadScenario',
   labTrace: 'lab.trace',
+  labJumpTo: 'lab.jumpTo',
+  labRedo: 'lab.redo',
+  sessionExport: 'session.export',
+  sessionImport: 'session.import',
+  sessionUpdate: 'session.update',
 };
 const EVENT_CHANNEL = 'svalab:event';
 
