@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PolicyName } from '../../shared/steps.js';
-import { packageVersion, rendererDir } from '../host/paths.js';
+import { packageVersion, rendererDir } from '../lab/paths.js';
 import { LabService } from '../host/service.js';
 import { startWebHost, type WebHost } from '../host/web/server.js';
 import type { Io } from './main.js';

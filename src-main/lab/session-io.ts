@@ -27,7 +27,7 @@ import {
   type Session,
 } from '../../shared/session.js';
 import type { Op, PolicyName } from '../../shared/steps.js';
-import { packageVersion } from '../host/paths.js';
+import { packageVersion } from './paths.js';
 import { Lab, type LabOptions, type StepRecord } from './lab.js';
 import { opSummary } from './scenario.js';
 

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../paths.js';
+import { packageRoot } from '../../lab/paths.js';
 
 export const NO_ELECTRON = "svalab: Electron's binary is not available on this machine (its download failed); run `npm run web` to use the lab in a browser";
 

@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_SCENARIO_BYTES } from '../../lab/scenario.js';
-import { packageVersion, rendererDir } from '../paths.js';
+import { packageVersion, rendererDir } from '../../lab/paths.js';
 import { LabService } from '../service.js';
 import { APP_SCHEME, APP_URL } from './channels.js';
 import { forwardEvents, registerIpc } from './ipc.js';

@@ -1,6 +1,6 @@
 /**
- * Where the package lives, found from this file whether it runs compiled (dist/src-main/host/) or from source
- * (src-main/host/ under vitest): the nearest directory upwards holding svalab's package.json.
+ * Where the package lives, found from this file whether it runs compiled (dist/src-main/lab/) or from source
+ * (src-main/lab/ under vitest): the nearest directory upwards holding svalab's package.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
