@@ -6,9 +6,9 @@
  * Each violation names a subject; the lab keeps the open ones and reports a violation once, at the step that
  * caused it, and forgets it when a later check of the same subject passes.
  */
-import { INVARIANTS, type InvariantName } from '../../shared/results.js';
+import type { InvariantName } from '../../shared/results.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
-import type { IommuDomain, IommuGroup, MmStruct, PasidEntry } from '../sim/kernel/structs.js';
+import type { IommuDomain, MmStruct, PasidEntry } from '../sim/kernel/structs.js';
 import type { ArmSmmuMaster } from '../sim/smmuv3/driver.js';
 
 export interface Violation {
@@ -117,7 +117,7 @@ export function checkDirty(k: Kernel): CheckResult {
       if (dom?.freed) v('use-after-free', subject, `${g.label} PASID ${p} points at freed ${dom.label}`);
     }
   }
-  for (const [m, ssids] of d.cds) checkCds(k, m, ssids, checked, v);
+  for (const [m, ssids] of d.cds) checkCds(m, ssids, checked, v);
   for (const m of d.masters) {
     const t = m.cdTable;
     const subject = `${m.label}/used_ssids`;
@@ -158,7 +158,7 @@ export function checkDirty(k: Kernel): CheckResult {
   return { violations: out, checked };
 }
 
-function checkCds(k: Kernel, m: ArmSmmuMaster, ssids: Set<number>, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
+function checkCds(m: ArmSmmuMaster, ssids: Set<number>, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
   const t = m.cdTable;
   for (const ssid of ssids) {
     const subject = `${m.label}/cd[${ssid}]`;
@@ -174,7 +174,6 @@ function checkCds(k: Kernel, m: ArmSmmuMaster, ssids: Set<number>, checked: Set<
     if (dom !== cd.domain) v('pasid-array-cd', subject, `${m.dev.name}'s CD ${ssid} is valid for ${cd.domain.label}, but ${m.dev.group.label} has ${dom?.label ?? 'nothing'} at PASID ${ssid}`);
     if (cd.domain.freed) v('use-after-free', subject, `${m.dev.name}'s CD ${ssid} still uses freed ${cd.domain.label} (ASID ${cd.asid})`);
   }
-  void k;
 }
 
 function checkDomain(dom: IommuDomain, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
@@ -190,8 +189,3 @@ function checkDomain(dom: IommuDomain, checked: Set<string>, v: (i: InvariantNam
   }
 }
 
-export function describeInvariant(name: InvariantName): string {
-  return INVARIANTS[name];
-}
-
-export type { IommuGroup };

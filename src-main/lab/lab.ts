@@ -238,10 +238,9 @@ export class Lab {
     const { violations, checked } = checkDirty(this.kernel);
     const now = new Map(violations.map((v) => [`${v.invariant}|${v.subject}`, v]));
     const fresh: Finding[] = [];
-    for (const [key, f] of this.open) {
+    for (const key of this.open.keys()) {
       const subject = key.slice(key.indexOf('|') + 1);
       if (checked.has(subject) && !now.has(key)) this.open.delete(key);
-      void f;
     }
     for (const [key, v] of now) {
       if (this.open.has(key)) continue;
