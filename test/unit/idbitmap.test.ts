@@ -72,4 +72,35 @@ describe('IdBitmap', () => {
     }
     expect([...b.ids()]).toEqual([...naive].sort((a, c) => a - c));
   });
+
+  it('agrees with a naive model in a sparse 32-bit space, at both ends and across full words', () => {
+    // Ids in two windows, [0, W) and [2^32 - W, 2^32): the Map-backed levels, words filling up completely (the
+    // search climbs past them) and the very top of the space.
+    const W = 2048;
+    const TOP = 2 ** 32;
+    let seed = 777;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const b = new IdBitmap(32);
+    const naive = new Set<number>();
+    const pick = (): number => (rnd(2) ? rnd(W) : TOP - W + rnd(W));
+    const firstClear = (lo: number, hi: number): number => {
+      for (let x = lo; x <= hi; x++) {
+        if (!naive.has(x)) return x;
+        if (x === W - 1 && hi >= W) return W <= hi ? W : -1; // everything between the windows is clear
+      }
+      return -1;
+    };
+    for (let i = 0; i < 30_000; i++) {
+      const id = pick();
+      if (rnd(4) === 0) expect(b.clear(id)).toBe(naive.delete(id));
+      else {
+        expect(b.set(id)).toBe(!naive.has(id));
+        naive.add(id);
+      }
+      const lo = pick();
+      const hi = rnd(3) === 0 ? TOP - 1 : lo + rnd(Math.min(W, TOP - lo));
+      expect(b.findFirstClear(lo, hi), `findFirstClear(${lo}, ${hi}) after ${i} ops`).toBe(firstClear(lo, hi));
+    }
+    expect(b.size).toBe(naive.size);
+  });
 });

@@ -12,9 +12,8 @@
  * with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that range).
  */
 
+/** 128 KiB per level at most: enough to keep the 2^20 IDA dense (32 Ki words). */
 const DENSE_WORDS_MAX = 1 << 15;
-/** 32^l for each level l. */
-const SPAN = [1, 32, 1024, 32768, 1048576, 33554432, 1073741824, 34359738368]; // 128 KiB per level at most; enough to keep the 2^20 IDA dense (32 Ki words)
 
 type Level = Uint32Array | Map<number, number>;
 
@@ -23,6 +22,11 @@ export class IdBitmap {
   /** 2^bits, the number of ids. */
   readonly limit: number;
   private readonly levels: Level[];
+  /**
+   * The same levels when every one is dense (up to 20 bits: the global IDA, the ASID xarray, driver IDAs): the hot
+   * paths then index typed arrays directly instead of asking each level what it is.
+   */
+  private readonly dense: Uint32Array[] | null;
   private count = 0;
 
   constructor(bits: number) {
@@ -37,6 +41,7 @@ export class IdBitmap {
       if (words === 1) break;
       span -= 5;
     }
+    this.dense = this.levels.every((l) => l instanceof Uint32Array) ? (this.levels as Uint32Array[]) : null;
   }
 
   /** Number of IDs in use. */
@@ -52,6 +57,26 @@ export class IdBitmap {
   /** Marks `id` used. Returns false if it already was. */
   set(id: number): boolean {
     this.check(id);
+    const dense = this.dense;
+    if (dense) {
+      let idx = id >>> 0;
+      for (let l = 0; l < dense.length; l++) {
+        const lvl = dense[l]!;
+        const w = idx >>> 5;
+        const bit = 1 << (idx & 31);
+        const old = lvl[w]!;
+        if (old & bit) {
+          if (l === 0) return false;
+          break;
+        }
+        const nw = (old | bit) >>> 0;
+        lvl[w] = nw;
+        if (l === 0) this.count++;
+        if (nw !== 0xffffffff) break; // the word is not full: nothing changes above
+        idx = w;
+      }
+      return true;
+    }
     let idx = id >>> 0;
     for (let l = 0; l < this.levels.length; l++) {
       const lvl = this.levels[l]!;
@@ -65,7 +90,7 @@ export class IdBitmap {
       const nw = (old | bit) >>> 0;
       put(lvl, w, nw);
       if (l === 0) this.count++;
-      if (nw !== 0xffffffff) break; // the word is not full: nothing changes above
+      if (nw !== 0xffffffff) break;
       idx = w;
     }
     return true;
@@ -74,6 +99,25 @@ export class IdBitmap {
   /** Marks `id` free. Returns false if it already was. */
   clear(id: number): boolean {
     this.check(id);
+    const dense = this.dense;
+    if (dense) {
+      let idx = id >>> 0;
+      for (let l = 0; l < dense.length; l++) {
+        const lvl = dense[l]!;
+        const w = idx >>> 5;
+        const bit = 1 << (idx & 31);
+        const old = lvl[w]!;
+        if (!(old & bit)) {
+          if (l === 0) return false;
+          break;
+        }
+        lvl[w] = (old & ~bit) >>> 0;
+        if (l === 0) this.count--;
+        if (old !== 0xffffffff) break; // the word was not full: the level above never marked it
+        idx = w;
+      }
+      return true;
+    }
     let idx = id >>> 0;
     for (let l = 0; l < this.levels.length; l++) {
       const lvl = this.levels[l]!;
@@ -86,20 +130,50 @@ export class IdBitmap {
       }
       put(lvl, w, (old & ~bit) >>> 0);
       if (l === 0) this.count--;
-      if (old !== 0xffffffff) break; // the word was not full: the level above never marked it
+      if (old !== 0xffffffff) break;
       idx = w;
     }
     return true;
   }
 
-  /** Lowest clear ID in [min, max] (inclusive), or -1. */
+  /**
+   * Lowest clear ID in [min, max] (inclusive), or -1.
+   *
+   * Climb, then descend, without backtracking: at level 0 look for a clear bit at or above `min` in its word; if the
+   * rest of that word is full, move to the next word, which at level 1 is the bit after this word's, and so on up.
+   * The first clear bit found at level l names a level l-1 word that is not full, so descending by lowest clear bits
+   * always ends on a clear ID. O(levels) word operations either way.
+   */
   findFirstClear(min: number, max: number): number {
     const top = this.limit - 1;
     if (max > top) max = top;
     if (min < 0) min = 0;
     if (min > max) return -1;
-    const id = this.search(this.levels.length - 1, 0, min);
-    return id >= 0 && id <= max ? id : -1;
+    const levels = this.levels;
+    const dense = this.dense;
+    const last = levels.length - 1;
+    let idx = min;
+    let l = 0;
+    for (;;) {
+      const w = idx >>> 5;
+      if (l === last && w > 0) return -1; // past the top word: the space is full from `min` on
+      const v = dense ? (dense[l]![w] ?? 0) : word(levels[l]!, w);
+      const avail = ~v & (-1 << (idx & 31));
+      if (avail !== 0) {
+        idx = w * 32 + (31 - Math.clz32(avail & -avail));
+        break;
+      }
+      if (l === last) return -1;
+      idx = w + 1;
+      l++;
+    }
+    while (l > 0) {
+      l--;
+      const v = dense ? (dense[l]![idx] ?? 0) : word(levels[l]!, idx);
+      const avail = ~v;
+      idx = idx * 32 + (31 - Math.clz32(avail & -avail));
+    }
+    return idx <= max ? idx : -1;
   }
 
   /** Every ID in use, ascending. O(size) plus the words visited; for views and tests, not hot paths. */
@@ -121,29 +195,6 @@ export class IdBitmap {
     let n = 0;
     for (const l of this.levels) n += l instanceof Map ? l.size * 16 : l.byteLength;
     return n;
-  }
-
-  /**
-   * Lowest clear ID >= `from` inside the subtree rooted at word `w` of level `l`, or -1.
-   * A level-l word covers 32^(l+1) IDs; bit b of it stands for word (w*32+b) of level l-1 (or ID w*32+b at l = 0).
-   */
-  private search(l: number, w: number, from: number): number {
-    const span = SPAN[l]!; // IDs covered by one bit of a level-l word: 32^l
-    const base = w * 32; // index of the first child (word at l-1, or ID at 0)
-    const firstChild = from <= base * span ? 0 : Math.floor(from / span) - base;
-    if (firstChild > 31) return -1;
-    // Candidate children: clear bits at or above firstChild, visited lowest first.
-    let avail = ~word(this.levels[l]!, w) & (firstChild === 0 ? 0xffffffff : ~((1 << firstChild) - 1));
-    while (avail !== 0) {
-      const b = 31 - Math.clz32(avail & -avail);
-      const child = base + b;
-      if (l === 0) return child;
-      const r = this.search(l - 1, child, from);
-      if (r >= 0) return r;
-      // The child had room only below `from`; keep scanning its right siblings.
-      avail &= avail - 1;
-    }
-    return -1;
   }
 
   private check(id: number): void {
