@@ -129,20 +129,55 @@ export type IdSetDelta = z.infer<typeof IdSetDelta>;
  *   device (`cds`, `pasid_array`) only at the touched slots.
  * - `ida`: PASIDs allocated / freed in the global IDA. `asids`: the same for the ASID allocator (view `asids`).
  * - `steps`: the step list: truncate to `length`, then append `append` (a step: same length, one appended; an undo:
- *   length - 1, none appended).
+ *   length - 1, none appended). `future`: how many steps of the timeline lie after the position once the patch is
+ *   applied (to redo); a client keeps its list of them from it: an undo puts the removed step first, a redo takes
+ *   the first, a new step drops them all.
  * - `changed`: what the step touched, for highlighting the last change (device names, process names, PASIDs).
  */
 export const Patch = z.object({
   ops: z.array(PatchOp),
   ida: IdSetDelta,
   asids: IdSetDelta,
-  steps: z.object({ length: z.int().min(0), append: z.array(StepSummary) }),
+  steps: z.object({ length: z.int().min(0), append: z.array(StepSummary), future: z.int().min(0).optional() }),
   changed: z.object({ devices: z.array(z.string()), processes: z.array(z.string()), pasids: z.array(z.int()) }),
 });
 export type Patch = z.infer<typeof Patch>;
 
 export const View = z.record(z.string(), z.unknown());
 export type View = z.infer<typeof View>;
+
+/** A step whose replayed result differs from the one recorded in the session file. */
+export const Divergence = z.object({ index: z.int().min(0), text: z.string(), differences: z.array(z.string()) });
+export type Divergence = z.infer<typeof Divergence>;
+
+/** What the last session open (upload, File > Open, a restored recovery file) found. */
+export const OpenReport = z.object({
+  /** Counts opens: a renderer shows a report once, when the id is new to it. */
+  id: z.int().min(1),
+  name: z.string(),
+  steps: z.int().min(0),
+  position: z.int().min(0),
+  migratedFrom: z.int().nullable(),
+  /** Steps whose replayed result differs from the recording, and the first few of them. */
+  divergences: z.int().min(0),
+  firstDivergences: z.array(Divergence),
+});
+export type OpenReport = z.infer<typeof OpenReport>;
+
+/** The session document as the host keeps it (LabService). */
+export const SessionInfo = z.object({
+  /** The file it was opened from or last saved to (a base name), null for a lab never saved. */
+  name: z.string().nullable(),
+  /** A file name to save it under. */
+  suggestedName: z.string(),
+  /** Changes since it was last saved or opened. */
+  dirty: z.boolean(),
+  notes: z.string(),
+  layout: z.record(z.string(), z.unknown()),
+  /** The last open's report (divergences), null when the lab was not opened from a file. */
+  opened: OpenReport.nullable(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
 
 export const Snapshot = z.object({
   /** The seq of the last patch or replacement this snapshot includes. */
@@ -251,7 +286,14 @@ export const REQUESTS = {
    * offers `text` as a download.
    */
   'session.export': {
-    input: z.object({ notes: z.string().max(MAX_NOTES_CHARS).optional(), layout: Layout.optional() }).strict(),
+    input: z
+      .object({
+        notes: z.string().max(MAX_NOTES_CHARS).optional(),
+        layout: Layout.optional(),
+        /** The caller saves this text as the document (a browser's download): the session is then not dirty. */
+        saved: z.boolean().optional(),
+      })
+      .strict(),
     output: z.object({ name: z.string(), text: z.string(), steps: z.int().min(0) }),
   },
   /**
@@ -270,13 +312,53 @@ export const REQUESTS = {
       layout: z.record(z.string(), z.unknown()),
       /** Steps whose replayed result differs from the recorded one, and the first few of them. */
       divergences: z.int().min(0),
-      firstDivergences: z.array(z.object({ index: z.int().min(0), text: z.string(), differences: z.array(z.string()) })),
+      firstDivergences: z.array(Divergence),
     }),
   },
-  /** The session's notes and UI layout, kept by the main side for the next save or export (marks it unsaved). */
+  /**
+   * The session document: its name, unsaved state, notes, layout and the last open's report (divergences). A renderer
+   * asks at start and whenever the lab is replaced; `session.state` tells it of later changes of the unsaved state.
+   */
+  'session.info': { input: Empty, output: SessionInfo },
+  /**
+   * The session's notes and UI layout, kept by the main side for the next save or export. New notes mark the session
+   * unsaved; a layout alone does not (it is how the bench looks, saved with the next save).
+   */
   'session.update': {
     input: z.object({ notes: z.string().max(MAX_NOTES_CHARS).optional(), layout: Layout.optional() }).strict(),
     output: z.object({ dirty: z.boolean() }),
+  },
+  /**
+   * New: a fresh lab (the default SoC under mainline, or `soc` and `policy`) and a fresh document (no name, notes or
+   * layout; not dirty). Does not ask: the renderer (or the host's own dialog) asks about unsaved changes first.
+   * Pushes `lab.replaced` reason `new`.
+   */
+  'session.new': { input: z.object({ soc: z.unknown().optional(), policy: PolicyName.optional() }).strict(), output: SeqOut },
+  /**
+   * The trace of the lab as it stands (the boot, then the applied steps from `from` to `to` - 1) as JSON Lines
+   * (src-main/lab/export.ts): a `boot` line, a `step` line per step, each followed by its trace records. `bad-input`
+   * when it would be larger than 64 MiB (ask for a range).
+   */
+  'export.trace': {
+    input: z.object({ from: z.int().min(-1).optional(), to: z.int().min(0).optional() }).strict(),
+    output: z.object({ name: z.string(), text: z.string(), records: z.int().min(0), steps: z.int().min(0) }),
+  },
+  /**
+   * The session's steps (the whole timeline, as `svalab convert` writes it) as a scenario file: YAML, or JSON with
+   * `json`; the recorded results become the expectations.
+   */
+  'export.scenario': {
+    input: z.object({ json: z.boolean().optional() }).strict(),
+    output: z.object({ name: z.string(), text: z.string(), steps: z.int().min(0) }),
+  },
+  /**
+   * The document actions a host performs with its own dialogs (Electron: New, Open, Save, Save As through the native
+   * dialogs, asking about unsaved changes first). `handled` false: the host has none (the web host), and the
+   * renderer does it itself (its own question, an upload, a download).
+   */
+  'host.document': {
+    input: z.object({ action: z.enum(['new', 'open', 'save', 'saveAs']) }).strict(),
+    output: z.object({ handled: z.boolean() }),
   },
 } as const;
 
@@ -288,21 +370,26 @@ export type RequestOutput<N extends RequestName> = z.infer<(typeof REQUESTS)[N][
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Events (main -> renderer)                                                                                      */
 
-export const UI_ACTIONS = ['step', 'undo', 'reset', 'run'] as const;
+export const UI_ACTIONS = ['step', 'undo', 'redo', 'reset', 'run', 'export-trace', 'export-scenario', 'export-png'] as const;
 
 export const EVENTS = {
   /** A step or an undo changed the state. */
   'lab.patch': z.object({ seq: z.int().min(1), patch: Patch }),
   /** The lab was rebuilt (configure, reset, loadScenario, stepTo): refetch lab.snapshot. */
-  'lab.replaced': z.object({ seq: z.int().min(1), reason: z.enum(['configure', 'reset', 'loadScenario', 'stepTo', 'jumpTo', 'session']) }),
+  'lab.replaced': z.object({ seq: z.int().min(1), reason: z.enum(['configure', 'reset', 'loadScenario', 'stepTo', 'jumpTo', 'session', 'new']) }),
   /**
    * Electron only: a menu item or accelerator the renderer performs as if its own button were pressed
-   * (Step F10 takes the command bar's step; Undo Shift+F10; Reset; Run F5 is done by main, which then sends
-   * `lab.replaced` or a `ui.notice`).
+   * (Step F10 takes the command bar's step; Undo Shift+F10; Redo; Reset; Export the trace, the steps or the view as
+   * a download; Run F5 is done by main, which then sends `lab.replaced` or a `ui.notice`).
    */
   'ui.action': z.object({ action: z.enum(UI_ACTIONS) }),
   /** Something to tell the person (a scenario file that failed to load from the menu). */
   'ui.notice': z.object({ level: z.enum(['info', 'error']), message: z.string() }),
+  /**
+   * The session document's unsaved state changed (a first change after a save or open, a save), or it was saved
+   * under a new name. Not sent when the lab is replaced (session.import, session.new): session.info then says it.
+   */
+  'session.state': z.object({ dirty: z.boolean(), name: z.string().nullable() }),
 } as const;
 
 export type EventName = keyof typeof EVENTS;
@@ -329,6 +416,11 @@ export const API_FUNCTIONS = {
   'session.export': 'sessionExport',
   'session.import': 'sessionImport',
   'session.update': 'sessionUpdate',
+  'session.info': 'sessionInfo',
+  'session.new': 'sessionNew',
+  'export.trace': 'exportTrace',
+  'export.scenario': 'exportScenario',
+  'host.document': 'hostDocument',
 } as const satisfies Record<RequestName, string>;
 
 type FnName<N extends RequestName> = (typeof API_FUNCTIONS)[N];
@@ -503,6 +595,19 @@ export function applyPatch(state: LiveState, patch: Patch, seq: number): void {
   state.steps.length = Math.min(state.steps.length, patch.steps.length);
   state.steps.push(...patch.steps.append);
   state.seq = seq;
+}
+
+/**
+ * The steps to redo after a patch: `before` the client's list of them, `removed` the applied steps the patch truncated
+ * (an undo's last step), `appended` how many it appended, `future` the patch's count. Null when they do not agree
+ * (refetch the snapshot).
+ */
+export function futureAfter(before: readonly StepSummary[], removed: readonly StepSummary[], appended: number, future: number): StepSummary[] | null {
+  // An undo puts what it removed first; a redo takes from the front what it appended; a new step drops the rest.
+  const all = removed.length ? [...removed, ...before] : before;
+  const left = all.slice(appended);
+  if (left.length < future) return null;
+  return left.length === future ? left : left.slice(0, future);
 }
 
 /** Index of the first element >= x in an ascending array (binary search). */

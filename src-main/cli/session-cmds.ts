@@ -5,14 +5,16 @@
  * Exit codes, as for scenarios: 0 every session replays as recorded; 1 one diverges under its own policy; 2 invalid
  * input. Replaying under another policy (--policy P, --all-policies) lists the divergences step by step and does not
  * fail the run: a different policy is expected to give different results, showing where is the point.
+ *
+ * Session -> scenario is lab/export.ts (the bench's Export uses it too).
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { Document, isMap, isSeq } from 'yaml';
-import { SESSION_FORMAT, SessionError, type ParsedSession, type Session } from '../../shared/session.js';
-import { ERRNO_NAMES, type Outcome, type PolicyName } from '../../shared/steps.js';
+import { SESSION_FORMAT, SessionError, type ParsedSession } from '../../shared/session.js';
+import type { PolicyName } from '../../shared/steps.js';
 import { loadScenarioFile, ScenarioInputError } from '../lab/scenario.js';
-import { labFromSession, loadSession, replaySession, saveSession, sessionFromLab, writeFileAtomic, type Divergence } from '../lab/session-io.js';
+import { sessionToScenario } from '../lab/export.js';
+import { loadSession, replaySession, saveSession, sessionFromLab, writeFileAtomic, type Divergence } from '../lab/session-io.js';
 import { Lab } from '../lab/lab.js';
 
 export interface Io {
@@ -147,52 +149,4 @@ export function convertCommand(input: string, output: string, opts: ConvertOpts,
   }
 }
 
-/** The expectation a recorded result makes: what `svalab run` checks of the scenario. */
-function expectationOf(st: Session['steps'][number]): Outcome {
-  const r = st.result;
-  const e: Outcome = { ok: r.ok };
-  if (r.ok && r.pasid !== undefined) e.pasid = r.pasid;
-  if (!r.ok && r.errno !== undefined && (ERRNO_NAMES as readonly string[]).includes(r.errno)) e.error = r.errno as Outcome['error'];
-  if (r.reaches !== undefined) e.reaches = r.reaches;
-  if (r.event !== undefined) e.event = r.event;
-  if (r.events !== undefined) e.events = r.events;
-  if (r.data !== undefined) e.data = r.data;
-  if (st.findings?.length) e.violations = [...new Set(st.findings)];
-  return e;
-}
-
-/**
- * A scenario from a session: its SoC and policy, its steps with the recorded results as expectations, its notes as
- * name (first line) and description. Kernel PASIDs the lab named itself (k1, k2, ...) are named explicitly, as a
- * scenario must name what a later step frees; the session is replayed to learn those names.
- */
-export function sessionToScenario(parsed: ParsedSession, fallbackName: string, json: boolean): string {
-  const s = parsed.session;
-  const lab = labFromSession(parsed, { trace: false, check: false, checkpoints: false });
-  const timeline = [...lab.records, ...lab.redoSteps()]; // the whole session, whatever its saved position
-  const [first, ...rest] = s.notes.split('\n');
-  const name = (first ?? '').trim().slice(0, 200) || fallbackName || 'session';
-  const description = rest.join('\n').trim();
-  const steps = s.steps.map((st, i) => {
-    const raw: Record<string, unknown> = { ...st.step };
-    const { op, result } = timeline[i]!;
-    if ((op.op === 'alloc_global_pasid' || op.op === 'attach_kernel_pasid') && op.args.as === undefined && result.detail) {
-      raw[op.op] = { ...op.args, as: result.detail };
-    }
-    raw.expect = expectationOf(st);
-    if (st.note !== undefined) raw.note = st.note;
-    return raw;
-  });
-  const doc: Record<string, unknown> = { name };
-  if (description) doc.description = description;
-  doc.policy = s.policy;
-  doc.soc = s.soc;
-  doc.steps = steps;
-  if (json) return JSON.stringify(doc, null, 2) + '\n';
-  const y = new Document(doc);
-  const seq = y.get('steps', true);
-  if (isSeq(seq)) for (const item of seq.items) if (isMap(item)) for (const pair of item.items) if (isMap(pair.value)) pair.value.flow = true;
-  const header = `# Converted from a session recorded under ${s.policy} by ${s.app.name} ${s.app.version} (${s.created}).\n# Expectations are the recorded results.\n`;
-  return header + y.toString({ lineWidth: 0 });
-}
-
+export { sessionToScenario };

@@ -11,7 +11,12 @@
  *
  * Sessions: the service is the document. It keeps the session's notes and layout (session.update), its name and
  * creation date, and whether anything changed since it was last saved or opened (`dirty`); session.export writes it
- * (shared/session.ts), session.import replaces the lab with one. Hosts save to disk (Electron) or offer a download.
+ * (shared/session.ts), session.import replaces the lab with one, session.new with a fresh one. Hosts save to disk
+ * (Electron) or offer a download (the browser: session.export with `saved`). session.info gives the whole document;
+ * the `session.state` event tells the renderers when its unsaved state or name changes otherwise.
+ *
+ * Exports (lab/export.ts): the trace as JSON Lines, the steps as a scenario. A host with its own file dialogs
+ * (Electron) performs the document actions the renderer asks for with `host.document` (setDocumentHost).
  */
 import {
   MAX_MESSAGE_BYTES,
@@ -22,10 +27,12 @@ import {
   type EventPayload,
   type LabEvent,
   type MetaInfo,
+  type OpenReport,
   type Patch,
   type RequestName,
   type RequestOutput,
   type Response,
+  type SessionInfo,
   type Snapshot,
   type StepSummary,
 } from '../../shared/contract.js';
@@ -37,6 +44,7 @@ import { Lab, type StepRecord } from '../lab/lab.js';
 import { addTouched, buildPatch, emptyNames, kernelResolver, opDevices, touchedResolver } from '../lab/patch.js';
 import { MAX_SCENARIO_BYTES, opSummary, parseScenarioText, ScenarioInputError } from '../lab/scenario.js';
 import { compareRecorded, parseSessionText, serializeSession, SessionError, SESSION_EXTENSION, type ParsedSession, type Session } from '../../shared/session.js';
+import { ExportTooLarge, labTimeline, scenarioFromSession, traceJsonLines } from '../lab/export.js';
 import { labFromSession, sessionFromLab } from '../lab/session-io.js';
 import { stateView } from '../lab/view.js';
 import { POLICIES } from '../sim/policies/index.js';
@@ -66,8 +74,16 @@ const fail = (code: ContractError['code'], message: string, problems?: Problem[]
   throw new RequestError(e);
 };
 
-/** Requests that change the session document (its timeline, position, notes or layout). */
-const MUTATING: ReadonlySet<RequestName> = new Set<RequestName>(['lab.configure', 'lab.step', 'lab.undo', 'lab.redo', 'lab.reset', 'lab.stepTo', 'lab.jumpTo', 'lab.loadScenario', 'session.update']);
+/**
+ * Requests that change the session document (its timeline or position). session.update marks it when the notes
+ * change; session.import and session.new replace the document (clean); session.export with `saved` saves it.
+ */
+const MUTATING: ReadonlySet<RequestName> = new Set<RequestName>(['lab.configure', 'lab.step', 'lab.undo', 'lab.redo', 'lab.reset', 'lab.stepTo', 'lab.jumpTo', 'lab.loadScenario']);
+
+/** The document actions a host performs itself (Electron: native dialogs). */
+export interface DocumentHost {
+  action(action: 'new' | 'open' | 'save' | 'saveAs'): void;
+}
 
 const OP_SUMMARIES: Record<string, string> = {
   bind: "open the device's SVA file: the driver binds the process's mm",
@@ -164,6 +180,12 @@ export class LabService {
   /** Changes so far, and the count at the last save or open: unequal means unsaved changes. */
   private changes = 0;
   private savedAt = 0;
+  /** The last open's report, and the number of opens so far (its id). */
+  private opened: OpenReport | null = null;
+  private opens = 0;
+  /** The unsaved state and name last told to the renderers (session.state). */
+  private told: { dirty: boolean; name: string | null } = { dirty: false, name: null };
+  private documentHost: DocumentHost | null = null;
 
   constructor(opts: LabServiceOptions = {}) {
     this.version = opts.version ?? 'dev';
@@ -193,10 +215,42 @@ export class LabService {
     return this.changes !== this.savedAt;
   }
 
-  /** The host saved the session (the current state is what is on disk). */
-  markSaved(): void {
+  /** The host saved the session (the current state is what is on disk), under `name` when given (Save As). */
+  markSaved(name?: string): void {
     this.savedAt = this.changes;
+    if (name !== undefined) this.sessionName = name;
     this.notifyChange();
+  }
+
+  /** A host that performs `host.document` actions with its own dialogs (Electron); null: the renderer does them. */
+  setDocumentHost(host: DocumentHost | null): void {
+    this.documentHost = host;
+  }
+
+  /** The session document (session.info). */
+  sessionInfo(): SessionInfo {
+    return { name: this.sessionName, suggestedName: this.suggestedName(), dirty: this.dirty, notes: this.sessionNotes, layout: this.sessionLayout, opened: this.opened };
+  }
+
+  /**
+   * New: a fresh lab (the default SoC under mainline unless given) and a fresh document, not dirty. The caller asked
+   * about unsaved changes. Throws a RequestError (`bad-soc`) for a bad SoC, changing nothing.
+   */
+  newSession(soc?: unknown, policy?: PolicyName): number {
+    const config = soc === undefined ? SocConfig.parse(DEFAULT_SOC) : parseSoc(soc);
+    this.lab = new Lab(config, policy ?? 'mainline', { check: this.check });
+    this.notes = [];
+    this.scenario = null;
+    this.sessionNotes = '';
+    this.sessionLayout = {};
+    this.sessionName = null;
+    this.sessionCreated = null;
+    this.opened = null;
+    const seq = this.replaced('new');
+    this.savedAt = this.changes;
+    this.told = { dirty: false, name: null }; // session.info after lab.replaced says so
+    this.notifyChange();
+    return seq;
   }
 
   /** The document differs from any saved file (a session restored from a recovery file). */
@@ -260,8 +314,10 @@ export class LabService {
     this.sessionLayout = s.layout;
     this.sessionName = name;
     this.sessionCreated = s.created;
+    this.opened = { id: ++this.opens, name, steps: timeline.length, position: lab.records.length, migratedFrom: parsed.migratedFrom, divergences, firstDivergences };
     const seq = this.replaced('session');
     this.savedAt = this.changes;
+    this.told = { dirty: false, name }; // session.info after lab.replaced says so
     this.notifyChange();
     return { seq, steps: timeline.length, position: lab.records.length, migratedFrom: parsed.migratedFrom, notes: s.notes, layout: s.layout, divergences, firstDivergences };
   }
@@ -341,7 +397,10 @@ export class LabService {
       case 'lab.redo':
         return this.redo();
       case 'session.export': {
-        if (input.notes !== undefined) this.sessionNotes = input.notes;
+        if (input.notes !== undefined && input.notes !== this.sessionNotes) {
+          this.sessionNotes = input.notes;
+          this.changed();
+        }
         if (input.layout !== undefined) this.sessionLayout = input.layout;
         const session = this.exportSession();
         let text: string;
@@ -351,7 +410,9 @@ export class LabService {
           if (e instanceof SessionError) return fail('bad-session', e.message, e.problems);
           throw e;
         }
-        return { name: this.suggestedName(), text, steps: session.steps.length };
+        const name = this.suggestedName();
+        if (input.saved) this.markSaved(name);
+        return { name, text, steps: session.steps.length };
       }
       case 'session.import': {
         let parsed: ParsedSession;
@@ -364,9 +425,39 @@ export class LabService {
         return this.openSession(parsed, input.name);
       }
       case 'session.update':
-        if (input.notes !== undefined) this.sessionNotes = input.notes;
         if (input.layout !== undefined) this.sessionLayout = input.layout;
-        return { dirty: true };
+        if (input.notes !== undefined && input.notes !== this.sessionNotes) {
+          this.sessionNotes = input.notes;
+          this.changed();
+        }
+        return { dirty: this.dirty };
+      case 'session.info':
+        return this.sessionInfo();
+      case 'session.new':
+        return { seq: this.newSession(input.soc, input.policy) };
+      case 'export.trace': {
+        const len = this.lab.records.length;
+        const from = input.from ?? -1;
+        const to = Math.min(input.to ?? len, len);
+        if (from > len) fail('no-such-step', `there are ${len} applied steps; cannot export from step ${from}`);
+        try {
+          const t = traceJsonLines(this.lab, from, to);
+          return { name: this.exportName('-trace.jsonl'), text: t.text, records: t.records, steps: t.steps };
+        } catch (e) {
+          if (e instanceof ExportTooLarge) return fail('bad-input', e.message);
+          throw e;
+        }
+      }
+      case 'export.scenario': {
+        const session = this.exportSession();
+        const base = this.exportName('');
+        const text = scenarioFromSession(session, labTimeline(this.lab), base, input.json === true);
+        return { name: `${base}${input.json ? '.json' : '.yaml'}`, text, steps: session.steps.length };
+      }
+      case 'host.document':
+        if (!this.documentHost) return { handled: false };
+        this.documentHost.action(input.action);
+        return { handled: true };
       case 'lab.loadScenario':
         return this.loadScenario(input.name, input.text, input.policy);
       case 'lab.trace': {
@@ -377,6 +468,11 @@ export class LabService {
         return { step, records: rec.trace };
       }
     }
+  }
+
+  /** The suggested file name without its extension, plus `suffix`. */
+  private exportName(suffix: string): string {
+    return this.suggestedName().replace(/\.svalab$/i, '') + suffix;
   }
 
   snapshot(): Snapshot {
@@ -415,7 +511,7 @@ export class LabService {
     addTouched(names, rec.touched, op, rec.result);
     const resolver = touchedResolver(this.lab.kernel, rec.touched);
     const stepSummary = summary(rec, parsed.step.note);
-    const patch: Patch = { ...buildPatch(this.lab.kernel, names, resolver), steps: { length: rec.index, append: [stepSummary] } };
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, resolver), steps: { length: rec.index, append: [stepSummary], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, index: rec.index, result: rec.result, findings: rec.findings, patch };
   }
@@ -428,7 +524,7 @@ export class LabService {
     this.lab.undo(); // the step stays in the timeline, with its note, for redo
     opDevices(this.lab.kernel, last.op, names.devices);
     addTouched(names, last.touched, last.op, last.result);
-    const patch: Patch = { ...buildPatch(this.lab.kernel, names, kernelResolver(this.lab.kernel)), steps: { length: this.lab.records.length, append: [] } };
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, kernelResolver(this.lab.kernel)), steps: { length: this.lab.records.length, append: [], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, undone: last.index, patch };
   }
@@ -442,7 +538,7 @@ export class LabService {
     opDevices(this.lab.kernel, rec.op, names.devices);
     addTouched(names, rec.touched, rec.op, rec.result);
     const stepSummary = summary(rec, this.notes[rec.index] ?? null);
-    const patch: Patch = { ...buildPatch(this.lab.kernel, names, touchedResolver(this.lab.kernel, rec.touched)), steps: { length: rec.index, append: [stepSummary] } };
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, touchedResolver(this.lab.kernel, rec.touched)), steps: { length: rec.index, append: [stepSummary], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, redone: rec.index, patch };
   }
@@ -453,6 +549,11 @@ export class LabService {
   }
 
   private notifyChange(): void {
+    const now = { dirty: this.dirty, name: this.sessionName };
+    if (now.dirty !== this.told.dirty || now.name !== this.told.name) {
+      this.told = now;
+      this.publish('session.state', now);
+    }
     for (const cb of [...this.changeListeners]) {
       try {
         cb();

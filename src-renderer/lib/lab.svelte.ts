@@ -21,6 +21,7 @@ import {
   type Snapshot,
   type StepSummary,
   type TraceRecord as TraceRecordSchema,
+  type UI_ACTIONS,
 } from '../../shared/contract.js';
 import type { Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
@@ -31,6 +32,7 @@ import { PasidIndex } from './pasid-index.js';
 import { SlotIndex } from './slot-index.js';
 
 type Obj = Record<string, unknown>;
+export type UiAction = (typeof UI_ACTIONS)[number];
 const asObj = (v: unknown): Obj | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null);
 
 export type TraceRecord = z.infer<typeof TraceRecordSchema>;
@@ -124,7 +126,7 @@ export class LabStore {
   private snapshotting: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   /** Handlers for ui.action events (Electron menu accelerators), set by the app. */
-  onAction: ((a: 'step' | 'undo' | 'reset' | 'run') => void) | null = null;
+  onAction: ((a: UiAction) => void) | null = null;
   onNotice: ((level: 'info' | 'error', message: string) => void) | null = null;
 
   constructor(api: ClientApi) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import ts from 'typescript';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { API_FUNCTIONS, MAX_MESSAGE_BYTES, REQUEST_NAMES, type LabEvent } from '../../shared/contract.js';
+import { API_FUNCTIONS, EVENTS, MAX_MESSAGE_BYTES, REQUEST_NAMES, type LabEvent } from '../../shared/contract.js';
 import { LabService } from '../../src-main/host/service.js';
 
 /* A minimal Electron: what main.ts and its modules call, recording the calls. */
@@ -180,10 +180,13 @@ describe('IPC', () => {
     const service = new LabService();
     const off = forwardEvents(service, () => wc);
     service.request('lab.reset', {});
-    expect(wc.sent).toEqual([[EVENT_CHANNEL, { name: 'lab.replaced', payload: { seq: 1, reason: 'reset' } }]]);
+    expect(wc.sent).toEqual([
+      [EVENT_CHANNEL, { name: 'lab.replaced', payload: { seq: 1, reason: 'reset' } }],
+      [EVENT_CHANNEL, { name: 'session.state', payload: { dirty: true, name: null } }],
+    ]);
     off();
     service.request('lab.reset', {});
-    expect(wc.sent).toHaveLength(1);
+    expect(wc.sent).toHaveLength(2);
   });
 });
 
@@ -256,7 +259,7 @@ describe('window and session security', () => {
     // a trusted call through the registered handler reaches the lab and its event reaches the window
     const r = h.handlers.get('svalab:lab.reset')!(from(win.webContents), {});
     expect(r).toEqual({ ok: true, value: { seq: 1 } });
-    expect(win.webContents.sent.at(-1)).toEqual([EVENT_CHANNEL, { name: 'lab.replaced', payload: { seq: 1, reason: 'reset' } }]);
+    expect(win.webContents.sent.at(-2)).toEqual([EVENT_CHANNEL, { name: 'lab.replaced', payload: { seq: 1, reason: 'reset' } }]);
   });
 });
 
@@ -348,36 +351,49 @@ describe('app:// protocol', () => {
 });
 
 describe('menu', () => {
-  it('Step F10, Undo Shift+F10, Run F5, Reset and Quit call their actions', () => {
-    const a = { step: vi.fn(), undo: vi.fn(), reset: vi.fn(), run: vi.fn(), quit: vi.fn() };
+  it('Step F10, Undo Shift+F10, Redo, Run F5, Reset, Export and Quit call their actions', () => {
+    const a = { step: vi.fn(), undo: vi.fn(), redo: vi.fn(), reset: vi.fn(), run: vi.fn(), quit: vi.fn(), export: vi.fn() };
     const items = menuTemplate(a, false).flatMap((m) => (Array.isArray(m.submenu) ? m.submenu : []));
     const byId = new Map(items.filter((i) => i.id).map((i) => [i.id!, i]));
     expect(byId.get('step')!.accelerator).toBe('F10');
     expect(byId.get('undo')!.accelerator).toBe('Shift+F10');
     expect(byId.get('run')!.accelerator).toBe('F5');
     expect(byId.get('quit')!.accelerator).toBe('CmdOrCtrl+Q');
-    for (const id of ['step', 'undo', 'reset', 'run', 'quit'] as const) {
+    for (const id of ['step', 'undo', 'redo', 'reset', 'run', 'quit'] as const) {
       (byId.get(id)!.click as () => void)();
       expect(a[id], id).toHaveBeenCalledTimes(1);
     }
+    // Redo shows Ctrl+Y without registering it: the page handles the key (outside text fields, where it is text redo)
+    expect(byId.get('redo')).toMatchObject({ accelerator: 'CmdOrCtrl+Y', registerAccelerator: false });
+    const exports = items.flatMap((i) => (i.id === 'export' && Array.isArray(i.submenu) ? i.submenu : []));
+    expect(exports.map((i) => i.id)).toEqual(['export-trace', 'export-scenario', 'export-png']);
+    for (const i of exports) (i.click as () => void)();
+    expect(a.export.mock.calls).toEqual([['trace'], ['scenario'], ['png']]);
     // no dev tools in a packaged app's menu
     expect(JSON.stringify(menuTemplate(a, false))).not.toContain('toggleDevTools');
     expect(JSON.stringify(menuTemplate(a, true))).toContain('toggleDevTools');
   });
 
-  it('Step, Undo and Reset reach the renderer as ui.action; Run loads a scenario file or reports why not', async () => {
+  it('Step, Undo, Redo, Reset and Export reach the renderer as ui.action; Run loads a scenario file or reports why not', async () => {
     const service = new LabService();
     const events: LabEvent[] = [];
     service.subscribe((e) => events.push(e));
     const actions = main.menuActions(service, () => null);
     actions.step();
     actions.undo();
+    actions.redo();
     actions.reset();
+    actions.export('trace');
+    actions.export('png');
     expect(events).toEqual([
       { name: 'ui.action', payload: { action: 'step' } },
       { name: 'ui.action', payload: { action: 'undo' } },
+      { name: 'ui.action', payload: { action: 'redo' } },
       { name: 'ui.action', payload: { action: 'reset' } },
+      { name: 'ui.action', payload: { action: 'export-trace' } },
+      { name: 'ui.action', payload: { action: 'export-png' } },
     ]);
+    for (const e of events) EVENTS['ui.action'].parse(e.payload);
     events.length = 0;
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, 'name: [');
@@ -390,7 +406,7 @@ describe('menu', () => {
     events.length = 0;
     h.state.openDialogResult = { canceled: false, filePaths: [join(process.cwd(), 'scenarios/s01-global-exhaustion.yaml')] };
     await main.runScenarioFile(service, null);
-    expect(events.map((e) => e.name)).toEqual(['lab.replaced', 'ui.notice']);
+    expect(events.map((e) => e.name)).toEqual(['lab.replaced', 'session.state', 'ui.notice']);
     expect(service.snapshot().scenario).toMatch(/^S1 global exhaustion/);
     h.state.openDialogResult = { canceled: true, filePaths: [] };
     events.length = 0;

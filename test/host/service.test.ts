@@ -10,9 +10,10 @@ import { INVARIANTS } from '../../shared/results.js';
 import { OP_NAMES } from '../../shared/steps.js';
 import { LabService } from '../../src-main/host/service.js';
 
+/** The lab's events (session.state, the document's unsaved mark, has its own tests). */
 function withEvents(svc = new LabService()): { svc: LabService; events: LabEvent[] } {
   const events: LabEvent[] = [];
-  svc.subscribe((e) => events.push(e));
+  svc.subscribe((e) => e.name !== 'session.state' && events.push(e));
   return { svc, events };
 }
 
@@ -197,7 +198,7 @@ describe('LabService', () => {
       throw new Error('closed socket');
     });
     const got: LabEvent[] = [];
-    const off = svc.subscribe((e) => got.push(e));
+    const off = svc.subscribe((e) => e.name !== 'session.state' && got.push(e));
     expect(svc.request('lab.reset', {}).ok).toBe(true);
     expect(got).toHaveLength(1);
     EVENTS['lab.replaced'].parse(got[0]!.payload);

@@ -234,7 +234,9 @@ describe('web host: WebSocket', () => {
     const { host, service } = await start();
     const c = await client(host);
     expect((await c.call('lab.step', { step: { bind: { process: 'p', device: 'gpu' } } })).ok).toBe(true);
-    await c.nextEvent();
+    // the events a request causes come before its answer: the patch, then the document's first unsaved change
+    expect(c.events.map((e) => e.name)).toEqual(['lab.patch', 'session.state']);
+    c.events.length = 0;
     const before = JSON.stringify(service.snapshot());
 
     const notJson = await c.raw('{"id": 5, "name": ');

@@ -15,7 +15,7 @@ import { basename, extname, join } from 'node:path';
 import { z } from 'zod';
 import { SESSION_EXTENSION, SessionError, type ParsedSession } from '../../../shared/session.js';
 import { loadSession, saveSession, writeFileAtomic } from '../../lab/session-io.js';
-import { RequestError, type LabService } from '../service.js';
+import { RequestError, type DocumentHost, type LabService } from '../service.js';
 import { loadRecent, saveRecent, withRecent } from './recent.js';
 
 export interface DocumentOptions {
@@ -44,7 +44,7 @@ export const RecoveryMeta = z
   .strict();
 export type RecoveryMeta = z.infer<typeof RecoveryMeta>;
 
-export class SessionDocument {
+export class SessionDocument implements DocumentHost {
   /** The file the lab was opened from or last saved to; null for a lab never saved. */
   path: string | null = null;
   recent: string[];
@@ -89,7 +89,25 @@ export class SessionDocument {
   }
 
   /* -------------------------------------------------------------------------------------------------------- */
-  /* Open, save                                                                                                 */
+  /* New, open, save                                                                                            */
+
+  /** The bench's `host.document` requests: its New, Open, Save and Save As buttons use these dialogs too. */
+  action(action: 'new' | 'open' | 'save' | 'saveAs'): void {
+    if (action === 'new') void this.newLab();
+    else if (action === 'open') void this.open();
+    else if (action === 'save') void this.save();
+    else void this.saveAs();
+  }
+
+  /** File > New: a fresh lab with the default SoC, after asking about unsaved changes. False when cancelled. */
+  async newLab(): Promise<boolean> {
+    if (!(await this.confirmDiscard('start a new lab'))) return false;
+    this.service.newSession();
+    this.path = null;
+    this.clearRecovery();
+    this.updateTitle();
+    return true;
+  }
 
   /** File > Open (a dialog when `path` is not given) and Open Recent. False when nothing was opened. */
   async open(path?: string): Promise<boolean> {
@@ -153,7 +171,7 @@ export class SessionDocument {
       return false;
     }
     this.path = file;
-    this.service.markSaved();
+    this.service.markSaved(basename(file));
     this.setRecent(withRecent(this.recent, file));
     this.clearRecovery();
     this.updateTitle();

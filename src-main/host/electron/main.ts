@@ -58,19 +58,22 @@ export function rememberWindowState(win: BrowserWindow, file: string): void {
 }
 
 /**
- * Menu actions: Step, Undo and Reset go to the renderer (as its own buttons would); Run is done here; with a session
- * document, Open, Open Recent, Save and Save As are done here too.
+ * Menu actions: Step, Undo, Redo, Reset and Export go to the renderer (as its own buttons would); Run is done here;
+ * with a session document, New, Open, Open Recent, Save and Save As are done here too.
  */
 export function menuActions(service: LabService, win: () => BrowserWindow | null, doc?: SessionDocument): MenuActions {
   const actions: MenuActions = {
     step: () => service.publish('ui.action', { action: 'step' }),
     undo: () => service.publish('ui.action', { action: 'undo' }),
+    redo: () => service.publish('ui.action', { action: 'redo' }),
     reset: () => service.publish('ui.action', { action: 'reset' }),
     run: () => void runScenarioFile(service, win()),
+    export: (what) => service.publish('ui.action', { action: `export-${what}` }),
     quit: () => app.quit(),
   };
   if (doc) {
     actions.file = {
+      newLab: () => void doc.newLab(),
       open: () => void doc.open(),
       openRecent: (path) => void doc.open(path),
       save: () => void doc.save(),
@@ -120,6 +123,7 @@ export function start(): void {
     const buildMenu = (): void => Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(menuActions(service, () => win, doc), dev)));
     const doc = new SessionDocument(service, { userData: app.getPath('userData'), window: () => win, onRecentChanged: () => buildMenu() });
     doc.guardClose(win); // before rememberWindowState: both listen to 'close'
+    service.setDocumentHost(doc); // the bench's New, Open, Save buttons use the native dialogs too
     rememberWindowState(win, stateFile);
     const contents = (): WebContents | null => (win && !win.isDestroyed() ? win.webContents : null);
     const unregister = registerIpc(ipcMain, service, contents);

@@ -24,6 +24,11 @@ const FUNCTIONS: Record<string, string> = {
   sessionExport: 'session.export',
   sessionImport: 'session.import',
   sessionUpdate: 'session.update',
+  sessionInfo: 'session.info',
+  sessionNew: 'session.new',
+  exportTrace: 'export.trace',
+  exportScenario: 'export.scenario',
+  hostDocument: 'host.document',
 };
 const EVENT_CHANNEL = 'svalab:event';
 
