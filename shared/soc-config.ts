@@ -8,6 +8,16 @@ import { z } from 'zod';
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 export const Name = z.string().regex(NAME_RE, 'a name: a letter or _, then letters, digits, _ or - (at most 64)');
 
+/** SMMU_IDR5.OAS encodings the architecture defines, in bits (0b000..0b110). */
+export const OAS_BITS = [32, 36, 40, 42, 44, 48, 52] as const;
+export type OasBits = (typeof OAS_BITS)[number];
+
+/** IDR0.ST_LEVEL: '2lvl' (0b01, 2-level stream tables supported) or 'linear' (0b00, linear only). */
+export const ST_LEVELS = ['2lvl', 'linear'] as const;
+
+/** The largest linear stream table the driver can allocate: 2^16 STEs, 4 MiB, one MAX_PAGE_ORDER allocation [I]. */
+export const MAX_LINEAR_STRTAB_SID_BITS = 16;
+
 export const SmmuConfig = z
   .object({
     name: Name,
@@ -25,6 +35,16 @@ export const SmmuConfig = z
     sva: z.boolean().default(true),
     /** rfc-v1 only: whether this IOMMU's driver answers IOMMU_CAP_PER_DEV_PASID_SPACE (the RFC patches arm-smmu-v3 to say yes). */
     rfc_cap: z.boolean().default(true),
+    // The four ID register fields below are optional rather than defaulted, so that code building an SmmuConfig
+    // by hand (the renderer's editor) need not name them; absent means the default in SMMU_DEFAULTS.
+    /** IDR0.ST_LEVEL: '2lvl' = 2-level stream tables supported (used when SIDSIZE > 8), 'linear' = linear only. Default '2lvl'. */
+    st_level: z.enum(ST_LEVELS, { error: "st_level is '2lvl' (IDR0.ST_LEVEL = 0b01) or 'linear' (0b00)" }).optional(),
+    /** IDR5.OAS: output address size in bits, one of 32, 36, 40, 42, 44, 48, 52. Default 48. */
+    oas: z.literal(OAS_BITS, { error: `oas is an SMMU_IDR5.OAS size in bits: one of ${OAS_BITS.join(', ')}` }).optional(),
+    /** IDR0.ATS: the SMMU accepts PCIe ATS Translation Requests (ARM_SMMU_FEAT_ATS). Default false. */
+    ats: z.boolean().optional(),
+    /** IDR0.PRI: the SMMU has a PRI queue for PCIe Page Requests (ARM_SMMU_FEAT_PRI). Default false. */
+    pri: z.boolean().optional(),
   })
   .strict();
 
@@ -52,6 +72,17 @@ export const DeviceConfig = z
     rid_domain: z.enum(['dma', 'identity', 'blocked']).default('dma'),
     /** dsa/iaa work queues. Default: wq0 shared and wq1 dedicated. */
     wqs: z.array(WqConfig).max(64).optional(),
+    /**
+     * PCI (pci, dsa, iaa): an ATS capability, behind a root complex that supports ATS (IORT's
+     * IOMMU_FWSPEC_PCI_RC_ATS). The driver enables it when the SMMU has IDR0.ATS (arm_smmu_ats_supported).
+     * Optional (default false), like `pri`.
+     */
+    ats: z.boolean().optional(),
+    /**
+     * PCI: a PRI capability that is enabled (by firmware or a device driver: mainline arm-smmu-v3 never enables
+     * it). A failed ATS Translation Request is followed by a Page Request to the SMMU's PRI queue. Needs `ats`.
+     */
+    pri: z.boolean().optional(),
   })
   .strict();
 
@@ -68,6 +99,9 @@ export const SocConfig = z
   })
   .strict();
 
+/** What an absent `st_level`, `oas`, `ats` or `pri` of an SMMU means: the SMMU of every scenario before them. */
+export const SMMU_DEFAULTS = { st_level: '2lvl', oas: 48, ats: false, pri: false } as const satisfies Partial<z.infer<typeof SmmuConfig>>;
+
 export type SmmuConfig = z.infer<typeof SmmuConfig>;
 export type DeviceConfig = z.infer<typeof DeviceConfig>;
 export type SocConfig = z.infer<typeof SocConfig>;
@@ -82,6 +116,13 @@ export function socConfigProblems(soc: SocConfig): { path: string; message: stri
   soc.smmus.forEach((s, i) => {
     if (smmus.has(s.name)) out.push({ path: `soc.smmus[${i}].name`, message: `duplicate SMMU name '${s.name}'` });
     smmus.set(s.name, s);
+    if ((s.st_level ?? SMMU_DEFAULTS.st_level) === 'linear' && s.sidsize > MAX_LINEAR_STRTAB_SID_BITS) {
+      const mib = 2 ** (s.sidsize + 6 - 20);
+      out.push({
+        path: `soc.smmus[${i}].st_level`,
+        message: `a linear stream table for ${s.sidsize} SID bits is 2^${s.sidsize} STEs (${mib} MiB); arm_smmu_init_strtab_linear cannot allocate more than 2^${MAX_LINEAR_STRTAB_SID_BITS} (4 MiB): the SMMU would fail to probe with -ENOMEM. Lower sidsize or use st_level: 2lvl`,
+      });
+    }
   });
   const devs = new Map<string, DeviceConfig>();
   const sids = new Map<string, string>();
@@ -101,6 +142,9 @@ export function socConfigProblems(soc: SocConfig): { path: string; message: stri
     if (d.kind === 'platform' && d.wqs) out.push({ path: `${at}.wqs`, message: 'work queues exist only on dsa/iaa devices' });
     if (d.kernel_pasid && d.kind !== 'dsa' && d.kind !== 'iaa') out.push({ path: `${at}.kernel_pasid`, message: 'kernel_pasid is for dsa/iaa devices (idxd)' });
     if (d.stall && d.kind !== 'platform') out.push({ path: `${at}.stall`, message: '"dma-can-stall" is a firmware property of platform devices; PCI devices use PRI' });
+    if (d.ats && d.kind === 'platform') out.push({ path: `${at}.ats`, message: `ATS is a PCIe capability; '${d.name}' is a platform device (give it kind: pci, dsa or iaa)` });
+    if (d.pri && d.kind === 'platform') out.push({ path: `${at}.pri`, message: `PRI is a PCIe capability; '${d.name}' is a platform device (platform devices stall instead: stall: true)` });
+    else if (d.pri && !d.ats) out.push({ path: `${at}.pri`, message: `PRI needs ATS: a Page Request follows a failed ATS Translation Request; give '${d.name}' ats: true` });
     if (d.wqs) {
       const seen = new Set<string>();
       d.wqs.forEach((w, j) => {

@@ -16,7 +16,7 @@ import { deviceDma } from '../sim/devices/dma.js';
 import { accelContextOf, accelOpen, accelRelease, accelRun, isAccel, type AccelOp } from '../sim/devices/accel.js';
 import { DSA_OPS, IAA_OPS, IAX_COMP, idxdRouteDedicated, idxdRouteEnqcmd, idxdRouteKernel, idxdRun, COMP_STATUS_MASK, type IdxdOp, type IdxdRoute } from '../sim/devices/idxd.js';
 import type { DeviceJob } from '../sim/devices/job.js';
-import { armSmmuCmd } from '../sim/smmuv3/driver.js';
+import { armSmmuMmArchInvalidateSecondaryTlbs } from '../sim/smmuv3/driver.js';
 
 class Rejected extends Error {}
 
@@ -174,17 +174,11 @@ function toHex(b: Uint8Array): string {
 }
 
 /**
- * The mmu notifier's arch_invalidate_secondary_tlbs() for an unmapped range: TLBI by VA for each SVA domain of the
- * mm (by ASID when the range is large), then CMD_SYNC (arm-smmu-v3-sva.c).
+ * The mmu notifier for an unmapped range (mmu_notifier_arch_invalidate_secondary_tlbs): each SVA domain of the mm
+ * invalidates its TLB entries and its masters' ATCs (arm_smmu_mm_arch_invalidate_secondary_tlbs).
  */
 function invalidateSecondaryTlbs(k: Kernel, mm: MmStruct, va: number, length: number): void {
-  for (const d of mm.iommuMm?.svaDomains ?? []) {
-    const sd = d.smmuDomain!;
-    const pages = Math.ceil(length / 4096);
-    if (pages > 64) armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
-    else for (let i = 0; i < pages; i++) armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_VA', asid: sd.asid, addr: va + i * 4096, leaf: true });
-    armSmmuCmd(k, sd.smmu, { op: 'CMD_SYNC' });
-  }
+  for (const d of mm.iommuMm?.svaDomains ?? []) armSmmuMmArchInvalidateSecondaryTlbs(k, d, va, length);
 }
 
 /** `k<N>`, the first N whose name is free (a scenario may have named a kernel PASID `k1` itself). */

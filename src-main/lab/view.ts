@@ -47,6 +47,11 @@ export function deviceHeader(d: Device): View {
     driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
     /** The accelerator's hardware contexts (platform devices with PASID support): SSID register of each one in use. */
     contexts: accelContextsView(d),
+    /**
+     * PCIe ATS/PRI: the capabilities, whether ATS is enabled (master->ats_enabled: PCI ATS on, STE.EATS = TRANS),
+     * and the endpoint's ATC; null for a platform device.
+     */
+    pci: d.isPci ? { ats_cap: m.pciCaps.ats, pri_cap: m.pciCaps.pri, ats_enabled: m.atsEnabled, atc: m.atc ? { entries: m.atc.size, ...m.atc.stats } : null } : null,
   };
 }
 
@@ -88,10 +93,14 @@ export function smmuView(k: Kernel, s: ArmSmmuDevice): View {
       idr0: hw.regs.idr0,
       idr1: hw.regs.idr1,
       idr5: hw.regs.idr5,
+      /** What arm_smmu_device_hw_probe made of them (ARM_SMMU_FEAT_*), and why FEAT_SVA is clear when it is. */
+      features: { ...s.features, oas: s.oas, ias: s.ias, sva_missing: s.svaMissing },
       strtab: hw.strtab,
       asid_bits: s.asidBits,
       cmdq: { issued: hw.cmdSeq, last: hw.lastCommands(8).map((c) => `${c.seq}: ${cmdText(c.cmd)}`) },
       evtq: { capacity: hw.evtq.capacity, produced: hw.evtq.produced, overflowed: hw.evtq.overflowed, pending: hw.evtq.entries.length },
+      /** The PRI queue (IDR0.PRI), null without one: counters and the last 4 page requests with the driver's answer. */
+      priq: hw.priq ? { capacity: hw.priq.capacity, produced: hw.priq.produced, overflowed: hw.priq.overflowed, pending: hw.priq.entries.length, last: hw.priLog.slice(-4).map((p) => ({ ...p.record, resp: p.resp })) } : null,
       events: lastEvents(k, s.name, 4),
       stats: { ...hw.stats, tlb_entries: hw.tlbSize() },
     };

@@ -3,7 +3,7 @@
  * probed in configuration order (arm_smmu_probe_device, then iommu_init_device for the group and max_pasids), the
  * default RID domains attached, and idxd kernel PASIDs taken at probe where the configuration asks.
  */
-import type { SocConfig } from '../../shared/soc-config.js';
+import { SMMU_DEFAULTS, type SocConfig } from '../../shared/soc-config.js';
 import { IOMMU_PASID_INVALID } from './kernel/constants.js';
 import { idxdEnableSystemPasid } from './kernel/drivers.js';
 import type { KResult } from './kernel/errno.js';
@@ -54,6 +54,10 @@ export function buildSoc(cfg: SocConfig, policyName: PolicyName, trace = true): 
         stall: s.stall === 'force' ? 'force' : s.stall ? 'supported' : 'none',
         sva: s.sva,
         rfcCap: s.rfc_cap,
+        stLevel2: (s.st_level ?? SMMU_DEFAULTS.st_level) === '2lvl',
+        oas: s.oas ?? SMMU_DEFAULTS.oas,
+        ats: s.ats ?? SMMU_DEFAULTS.ats,
+        pri: s.pri ?? SMMU_DEFAULTS.pri,
         },
         k.mem,
       ),
@@ -72,7 +76,7 @@ export function buildSoc(cfg: SocConfig, policyName: PolicyName, trace = true): 
     const smmu = k.smmus.get(dc.smmu)!;
     const dev = new Device(dc.name, dc.kind, smmu, dc.sid, dc.pasid_bits ?? null, dc.stall, dc.driver_pasid);
     // iommu_init_device(): ops->probe_device, then the group, then max_pasids (after probe_device).
-    dev.master = armSmmuProbeDevice(smmu, dev);
+    dev.master = armSmmuProbeDevice(smmu, dev, { ats: dc.ats ?? false, pri: dc.pri ?? false });
     const ins = armSmmuInsertMaster(dev.master);
     if (!ins.ok) {
       problems.push({ device: dc.name, why: `${ins.errno}: ${ins.why}` });

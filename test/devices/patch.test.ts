@@ -41,4 +41,44 @@ describe('patches with device steps', () => {
       }
     }
   });
+
+  it('stay exact with ATS and PRI: the ATC in the device header, the PRI queue in the SMMU summary', () => {
+    const soc = {
+      arch: 'arm64' as const,
+      smmus: [{ name: 'smmu0', ssidsize: 20, ats: true, pri: true }],
+      devices: [
+        { name: 'gpu', kind: 'pci' as const, smmu: 'smmu0', sid: 0x200, pasid_bits: 8, ats: true, pri: true },
+        { name: 'nic', kind: 'pci' as const, smmu: 'smmu0', sid: 0x100, pasid_bits: 8, ats: true },
+      ],
+    };
+    const svc = new LabService({ soc, policy: 'mainline' });
+    const snap = svc.request('lab.snapshot', {});
+    if (!snap.ok) throw new Error(snap.error.message);
+    const state = liveStateFrom(snap.value);
+    svc.subscribe((e) => {
+      if (e.name === 'lab.patch') applyPatch(state, e.payload.patch, e.payload.seq);
+    });
+    const steps: unknown[] = [
+      { map: { process: 'p', va: 0x400000, length: 0x3000 } },
+      { touch: { process: 'p', va: 0x400000, length: 0x2000, data: '00' } },
+      { bind: { process: 'p', device: 'gpu' } },
+      { bind: { process: 'p', device: 'nic' } },
+      { dma: { device: 'gpu', process: 'p', va: 0x400000, length: 8 } },
+      { dma: { device: 'nic', process: 'p', va: 0x401000, length: 8 } },
+      { dma: { device: 'gpu', process: 'p', va: 0x402000, length: 8 } },
+      { unmap: { process: 'p', va: 0x401000, length: 0x1000 } },
+      { unmap: { process: 'p', va: 0x400000, length: 0x1000, notify: false } },
+      { dma: { device: 'gpu', process: 'p', va: 0x400000, length: 8 } },
+      'undo',
+      { attach_rid: { device: 'nic', domain: 'identity' } },
+      { unbind: { process: 'p', device: 'nic' } },
+      { exit: { process: 'p' } },
+    ];
+    for (const raw of steps) {
+      const r = raw === 'undo' ? svc.request('lab.undo', {}) : svc.request('lab.step', { step: raw });
+      if (!r.ok) throw new Error(`${JSON.stringify(raw)}: ${r.error.message}`);
+      expect({ ...state.view, ida: bitmapIds(state.ida) }, `after ${JSON.stringify(raw)}`).toEqual(svc.current.view());
+    }
+    expect(svc.current.view().smmus.smmu0.priq.produced).toBe(1);
+  });
 });

@@ -13,7 +13,9 @@ import type { Cmd } from './commands.js';
 import { type EventName, type EventRecord } from './events.js';
 import type { PhysMemory } from './memory.js';
 import { walkStage1 } from './pagetable.js';
-import { decodeSte, decodeStrtabL1, S1DSS, S1FMT, STE_CONFIG, type SteFields } from './ste.js';
+import { PriQueue, type PriRecord } from './priq.js';
+import type { Atc } from './atc.js';
+import { decodeSte, decodeStrtabL1, EATS, S1DSS, S1FMT, STE_CONFIG, type SteFields } from './ste.js';
 
 /** ID registers as fields (SMMU_IDR0, SMMU_IDR1, SMMU_IDR5), configurable per instance. */
 export interface SmmuIdRegs {
@@ -37,6 +39,12 @@ export interface Txn {
   ssid: number | null;
   va: number;
   write: boolean;
+  /**
+   * A PCIe ATS Translation Request rather than an access (SMMUv3 §3.9.1): the SMMU answers with the translation
+   * instead of moving data. Needs STE.EATS; its stage-1 faults are reported to the endpoint in the Translation
+   * Completion, not recorded as events and never stalled.
+   */
+  ats?: boolean;
 }
 
 export type TxnResult =
@@ -48,6 +56,12 @@ export interface CmdLogEntry {
   seq: number;
   cmd: Cmd;
 }
+
+/** The faults of a walk through a valid CD: what an ATS Translation Completion reports to the endpoint instead. */
+const WALK_FAULTS: ReadonlySet<string> = new Set(['F_TRANSLATION', 'F_ADDR_SIZE', 'F_ACCESS', 'F_PERMISSION']);
+
+/** Page requests kept for the views. */
+const PRI_LOG_MAX = 64;
 
 /** Bounded record of what the driver asked for, for the views (the real queue is a ring the SMMU consumes). */
 const CMD_LOG_MAX = 4096;
@@ -110,14 +124,26 @@ export class SmmuV3Hw {
   /** Transactions held by a stall, by STAG, until CMD_RESUME. */
   readonly stalled = new Map<number, { txn: Txn; resumed: 'retry' | 'abort' | null }>();
   private nextStag = 1;
+  /** The PRI queue, when SMMU_IDR0.PRI says there is one (the driver enables it: arm_smmu_device_reset CR0.PRIQEN). */
+  readonly priq: PriQueue | null;
+  /** The ATCs of ATS-capable endpoints, by StreamID: where CMD_ATC_INV's ATS Invalidate Requests go. */
+  readonly endpoints = new Map<number, Atc>();
+  /** PRI responses sent by CMD_PRI_RESP, by (SID, PRG index), until the endpoint takes them. */
+  readonly priResponses = new Map<number, 'success' | 'deny' | 'failure'>();
+  /** Whether the last successful ATS Translation Request granted write access (read by the endpoint at once). */
+  atsWritable = false;
+  /** The last PRI_LOG_MAX page requests the driver consumed, with the response it sent (null: none, not last). */
+  readonly priLog: { record: PriRecord; resp: 'deny' | null }[] = [];
 
   constructor(
     readonly name: string,
     readonly mem: PhysMemory,
     readonly regs: SmmuIdRegs,
     evtqLog2 = 8,
+    priqLog2 = 8,
   ) {
     this.evtq = new EventQueue(1 << evtqLog2);
+    this.priq = regs.idr0.pri ? new PriQueue(1 << priqLog2) : null;
   }
 
   // --- commands ----------------------------------------------------------------------------------------------
@@ -154,9 +180,15 @@ export class SmmuV3Hw {
         if (s) s.resumed = c.resp === 'retry' ? 'retry' : 'abort';
         break;
       }
-      case 'CMD_SYNC':
       case 'ATC_INV':
+        // The SMMU turns the command into an ATS Invalidate Request to the endpoint with that StreamID.
+        this.endpoints.get(c.sid ?? 0)?.invalidate(c);
+        break;
       case 'PRI_RESP':
+        // A PRG Response Message to the endpoint (PCIe §10.4.2): the request group is answered.
+        this.priResponses.set(priKey(c.sid ?? 0, c.grpid ?? 0), c.resp === 'success' ? 'success' : c.resp === 'failure' ? 'failure' : 'deny');
+        break;
+      case 'CMD_SYNC':
         break;
     }
   }
@@ -193,10 +225,13 @@ export class SmmuV3Hw {
     if (!ste.v) return this.fail(t, 'C_BAD_STE', true, false, `STE ${t.sid} has V = 0`);
     const config = ste.config;
     if ((config & 4) === 0) return this.fail(t, 'ABORT', false, false, `STE ${t.sid} is an abort STE (Config ${config}): no event is recorded`);
+    // A Translation Request to a stream whose STE does not allow ATS (EATS = 0b00, or a bypass STE, which treats
+    // ATS as disabled): F_BAD_ATS_TREQ (SMMUv3 §5.2 STE.EATS; the kernel's note in arm_smmu_attach_prepare).
+    if (t.ats && (ste.eats !== EATS.TRANS || config === STE_CONFIG.BYPASS)) return this.fail(t, 'F_BAD_ATS_TREQ', true, false, `STE ${t.sid} has EATS ${ste.eats}${config === STE_CONFIG.BYPASS ? ' and is a bypass STE' : ''}: ATS Translation Requests are not allowed`);
     const s1 = (config & 1) === 1;
     if (!s1) {
       if (ssv) return this.fail(t, 'C_BAD_SUBSTREAMID', true, false, `STE ${t.sid} has stage 1 disabled (Config ${config}) and the transaction carries SSID ${t.ssid}`);
-      if (config === STE_CONFIG.BYPASS) return { ok: true, pa: t.va, via: 'bypass', asid: null };
+      if (config === STE_CONFIG.BYPASS) return this.okBypass(t);
       return this.fail(t, 'F_TRANSLATION', true, false, 'stage-2 translation is not modelled: every stage-2 access faults');
     }
     let key: number; // which CD
@@ -211,7 +246,7 @@ export class SmmuV3Hw {
     } else if (ste.s1dss === S1DSS.TERMINATE) {
       return this.fail(t, 'F_STREAM_DISABLED', true, false, 'no SSID and S1DSS is TERMINATE');
     } else if (ste.s1dss === S1DSS.BYPASS) {
-      return { ok: true, pa: t.va, via: 'bypass', asid: null };
+      return this.okBypass(t);
     } else {
       key = -1; // S1DSS SSID0: CD 0
     }
@@ -232,6 +267,7 @@ export class SmmuV3Hw {
     if (hit) {
       this.stats.tlbHit++;
       if (t.write && !hit.write) return this.fail(t, 'F_PERMISSION', record, stall, `write to a read-only page (TLB, ASID ${cd.asid})`);
+      this.atsWritable = hit.write;
       return { ok: true, pa: hit.pa + (t.va % 4096), via: 'tlb', asid: cd.asid };
     }
     this.stats.tlbMiss++;
@@ -242,7 +278,53 @@ export class SmmuV3Hw {
     }
     const base = w.pa - (t.va % 4096);
     this.tlb.set(tk, { pa: base, write: w.write });
+    this.atsWritable = w.write;
     return { ok: true, pa: w.pa, via: 'walk', asid: cd.asid };
+  }
+
+  private okBypass(t: Txn): TxnResult {
+    this.atsWritable = true;
+    return { ok: true, pa: t.va, via: 'bypass', asid: null };
+  }
+
+  /**
+   * A Translated request from an ATS endpoint (the address came from its ATC): with SMMU_CR0.ATSCHK set, as Linux
+   * sets it when it has ARM_SMMU_FEAT_ATS (arm_smmu_device_reset), the SMMU checks the stream's STE allows ATS and
+   * passes the address through untranslated; otherwise F_TRANSL_FORBIDDEN (SMMUv3 §3.9.1.1, §5.2 STE.EATS).
+   */
+  translated(t: Txn): TxnResult {
+    const cfg = this.config(t.sid);
+    if ('fault' in cfg) return this.fail(t, cfg.fault, true, false, cfg.why);
+    const ste = cfg.ste;
+    if (!ste.v) return this.fail(t, 'C_BAD_STE', true, false, `STE ${t.sid} has V = 0`);
+    if ((ste.config & 4) === 0) return this.fail(t, 'ABORT', false, false, `STE ${t.sid} is an abort STE (Config ${ste.config}): no event is recorded`);
+    if (ste.eats !== EATS.TRANS || ste.config === STE_CONFIG.BYPASS) return this.fail(t, 'F_TRANSL_FORBIDDEN', true, false, `a Translated request on SID ${t.sid}, whose STE has EATS ${ste.eats}`);
+    return { ok: true, pa: t.va, via: 'bypass', asid: null };
+  }
+
+  /**
+   * A PCIe Page Request arriving from an endpoint: written to the PRI queue (SMMUv3 §8.1). Without IDR0.PRI there
+   * is no queue to take it and nothing is recorded [U: the endpoint then waits for a response that never comes;
+   * the lab's devices give up at once]. Returns whether the request was queued.
+   */
+  pageRequest(r: PriRecord): boolean {
+    if (!this.priq) return false;
+    this.priResponses.delete(priKey(r.sid, r.grpid));
+    return this.priq.push(r);
+  }
+
+  /** The driver's record of a page request it consumed (bounded, for the views). */
+  logPri(record: PriRecord, resp: 'deny' | null): void {
+    this.priLog.push({ record, resp });
+    if (this.priLog.length > PRI_LOG_MAX) this.priLog.splice(0, this.priLog.length - PRI_LOG_MAX);
+  }
+
+  /** The endpoint takes the response to its request group, if one was sent. */
+  takePriResponse(sid: number, grpid: number): 'success' | 'deny' | 'failure' | undefined {
+    const k = priKey(sid, grpid);
+    const r = this.priResponses.get(k);
+    this.priResponses.delete(k);
+    return r;
   }
 
   /** The configuration cache: STE by SID, fetched from the stream table on a miss. */
@@ -294,6 +376,12 @@ export class SmmuV3Hw {
   }
 
   private fail(t: Txn, fault: EventName | 'ABORT', record: boolean, stall: boolean, why: string): TxnResult {
+    // An ATS Translation Request that meets a stage-1 fault is answered with R = W = 0: the endpoint is told, the
+    // event queue is not, and nothing stalls (SMMUv3 §3.9.1.2) [I].
+    if (t.ats && WALK_FAULTS.has(fault)) {
+      record = false;
+      stall = false;
+    }
     let stag = 0;
     if (stall) {
       stag = this.nextStag++;
@@ -311,8 +399,19 @@ export class SmmuV3Hw {
   }
 }
 
-/** CD.IPS encodings (the TCR.IPS values) in bits. */
-const IPS_BITS = [32, 36, 40, 42, 44, 48, 52];
+/** CD.IPS / SMMU_IDR5.OAS / STE.S2PS encodings (the TCR.IPS values) in bits: index = encoding. */
+export const IPS_BITS: readonly number[] = [32, 36, 40, 42, 44, 48, 52];
+
+/** The IPS/OAS/PS encoding of an address size in bits (io-pgtable-arm's ARM_LPAE_TCR_PS_* for cfg->oas). */
+export function ipsEncoding(bits: number): number {
+  const i = IPS_BITS.indexOf(bits);
+  if (i < 0) throw new RangeError(`no IPS encoding for a ${bits}-bit address size`);
+  return i;
+}
+
+function priKey(sid: number, grpid: number): number {
+  return sid * 512 + grpid;
+}
 
 function tlbKey(asid: number, va: number): number {
   return asid * 2 ** 36 + Math.floor(va / 4096);

@@ -11,8 +11,10 @@ import { CD_WORDS, cdUsedBitsShared, encodeCd, encodeCdInto, encodeCdL1, TCR_RGN
 import type { Cmd } from '../hw/commands.js';
 import { writeEntry } from '../hw/entry-writer.js';
 import type { PhysMemory, Region } from '../hw/memory.js';
-import { SmmuV3Hw } from '../hw/smmu.js';
-import { ARM_SMMU_SH, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
+import { ipsEncoding, SmmuV3Hw } from '../hw/smmu.js';
+import { Atc } from '../hw/atc.js';
+import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
+import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
 import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -37,11 +39,32 @@ export interface SmmuParams {
    * every master; false models an IOMMU whose driver the RFC does not patch (R6).
    */
   rfcCap: boolean;
+  /** IDR0.ST_LEVEL: 2-level stream tables supported (default true). */
+  stLevel2?: boolean;
+  /** IDR5.OAS in bits: 32, 36, 40, 42, 44, 48 or 52 (default 48). */
+  oas?: number;
+  /** IDR0.ATS (default false). */
+  ats?: boolean;
+  /** IDR0.PRI (default false). */
+  pri?: boolean;
 }
+
+/**
+ * The CPU the model runs on, as arm_smmu_sva_supported() and arm_smmu_make_sva_cd() read it from the sanitised
+ * ID_AA64MMFR0_EL1: PARange 0b0101 (48-bit PAs, CD.IPS = 5) and ASIDBits 0b0000 (8-bit ASIDs) [choice: 8-bit
+ * ASIDs keep SVA on an SMMU without IDR0.ASID16, as S12 needs; with 16-bit CPU ASIDs such an SMMU has no FEAT_SVA].
+ */
+export const CPU_PA_BITS = 48;
+export const CPU_ASID_BITS = 8;
 
 /** struct arm_smmu_device: features and limits from arm_smmu_device_hw_probe (§5.1). */
 export class ArmSmmuDevice {
-  readonly features: { twoLvlStrtab: boolean; twoLvlCdtab: boolean; stalls: boolean; stallForce: boolean; sva: boolean };
+  readonly features: { twoLvlStrtab: boolean; twoLvlCdtab: boolean; stalls: boolean; stallForce: boolean; sva: boolean; ats: boolean; pri: boolean };
+  /** smmu->oas from IDR5.OAS; smmu->ias = max(ias, oas), with ias 0 before (IDR0.TTF = AArch64 only) [I]. */
+  readonly oas: number;
+  readonly ias: number;
+  /** Why FEAT_SVA is clear, when it is (arm_smmu_sva_supported's failing check); null when set. */
+  readonly svaMissing: string | null;
   readonly ssidBits: number;
   readonly sidBits: number;
   readonly asidBits: number;
@@ -61,31 +84,48 @@ export class ArmSmmuDevice {
     readonly params: SmmuParams,
     readonly mem: PhysMemory,
   ) {
-    // arm_smmu_device_hw_probe(): IDR0 then IDR1.
+    // arm_smmu_device_hw_probe(): IDR0, IDR1, then IDR5.
+    const stLevel2 = params.stLevel2 ?? true;
+    const oas = params.oas ?? 48;
+    ipsEncoding(oas); // an OAS the architecture does not define is a configuration error
     this.sidBits = params.sidsize;
+    this.asidBits = params.asid16 ? 16 : 8;
+    this.oas = oas;
+    this.ias = oas;
+    // arm_smmu_sva_supported(): COHERENCY (and the rest the `sva` parameter stands for), smmu->oas >= the CPU's PA
+    // size, smmu->asid_bits >= the CPU's ASID bits.
+    this.svaMissing = !params.sva
+      ? 'arm_smmu_sva_supported() fails (coherency or page sizes)'
+      : oas < CPU_PA_BITS
+        ? `arm_smmu_sva_supported(): SMMU_IDR5.OAS is ${oas} bits, below the CPU's ${CPU_PA_BITS}-bit PA range (ID_AA64MMFR0_EL1.PARange)`
+        : this.asidBits < CPU_ASID_BITS
+          ? `arm_smmu_sva_supported(): ${this.asidBits}-bit SMMU ASIDs, below the CPU's ${CPU_ASID_BITS}`
+          : null;
     this.features = {
-      twoLvlStrtab: params.sidsize > STRTAB_SPLIT, // cleared when sid_bits <= STRTAB_SPLIT
+      // IDR0.ST_LEVEL == 2LVL -> ARM_SMMU_FEAT_2_LVL_STRTAB, cleared again when sid_bits <= STRTAB_SPLIT.
+      twoLvlStrtab: stLevel2 && params.sidsize > STRTAB_SPLIT,
       twoLvlCdtab: params.cd2l,
       stalls: params.stall !== 'none',
       stallForce: params.stall === 'force',
-      sva: params.sva,
+      sva: this.svaMissing === null,
+      ats: params.ats ?? false, // IS_ENABLED(CONFIG_PCI_ATS) && IDR0.ATS
+      pri: params.pri ?? false, // IS_ENABLED(CONFIG_PCI_PRI) && IDR0.PRI
     };
-    this.asidBits = params.asid16 ? 16 : 8;
     this.ssidBits = params.ssidsize;
     this.maxPasids = 2 ** params.ssidsize;
     this.hw = new SmmuV3Hw(params.name, mem, {
       idr0: {
-        stLevel: 1,
+        stLevel: stLevel2 ? 1 : 0,
         stallModel: params.stall === 'force' ? 2 : params.stall === 'supported' ? 0 : 1,
         cd2l: params.cd2l,
-        pri: false,
-        ats: false,
+        pri: this.features.pri,
+        ats: this.features.ats,
         asid16: params.asid16,
         s1p: true,
         s2p: true,
       },
       idr1: { ssidsize: params.ssidsize, sidsize: params.sidsize },
-      idr5: { oas: 48, gran4k: true },
+      idr5: { oas, gran4k: true },
     });
     this.initStrtab();
   }
@@ -173,8 +213,9 @@ export interface Cd {
 export type Ste =
   | { config: 'abort' }
   | { config: 'bypass' }
-  | { config: 's1'; s1dss: 'terminate' | 'bypass' | 'ssid0'; s1cdmax: number; s1fmt: 'linear' | '64k-l2'; s1stalld: boolean }
-  | { config: 's2'; vmid: number };
+  /** `eats`: STE.EATS = TRANS (arm_smmu_make_cdtable_ste's ats_enabled). */
+  | { config: 's1'; s1dss: 'terminate' | 'bypass' | 'ssid0'; s1cdmax: number; s1fmt: 'linear' | '64k-l2'; s1stalld: boolean; eats?: boolean }
+  | { config: 's2'; vmid: number; eats?: boolean };
 
 /** struct arm_smmu_ctx_desc_cfg (§5.4). */
 export class CdTable {
@@ -203,12 +244,23 @@ export class CdTable {
   }
 }
 
+const NO_PCI_CAPS = Object.freeze({ ats: false, pri: false });
+
 /** struct arm_smmu_master (§5.2). */
 export class ArmSmmuMaster {
   cdTable: CdTable | null = null;
   ste: Ste = { config: 'abort' };
   /** The domain attached to the RID (SSID 0 / no SSID). */
   ridDomain: IommuDomain | null = null;
+  /**
+   * master->ats_enabled: ATS is on at the PCI function (pci_enable_ats) and in its STE (EATS). The endpoint issues
+   * ATS Translation Requests only while it is set.
+   */
+  atsEnabled = false;
+  /** The endpoint's ATC (ATS-capable PCI functions only), reached by the SMMU through CMD_ATC_INV. */
+  readonly atc: Atc | null;
+  /** Page Request Groups this endpoint has sent (the PRG index of the next one, 9 bits). */
+  nextPrg = 0;
 
   constructor(
     readonly dev: Device,
@@ -216,7 +268,11 @@ export class ArmSmmuMaster {
     readonly sid: number,
     readonly ssidBits: number,
     readonly stallEnabled: boolean,
-  ) {}
+    /** PCI capabilities: ATS (behind a root complex with ATS), and PRI enabled (see DeviceConfig.pri). */
+    readonly pciCaps: { ats: boolean; pri: boolean } = NO_PCI_CAPS,
+  ) {
+    this.atc = dev.isPci && pciCaps.ats ? new Atc(sid) : null;
+  }
 
   get label(): string {
     return `master:${this.dev.name}`;
@@ -232,13 +288,14 @@ export class ArmSmmuMaster {
  * arm_smmu_probe_device(): master->ssid_bits and stall_enabled (§5.2). PCI PASID enabling (arm_smmu_enable_pasid)
  * is assumed to succeed whenever the capability is present.
  */
-export function armSmmuProbeDevice(smmu: ArmSmmuDevice, dev: Device): ArmSmmuMaster {
+export function armSmmuProbeDevice(smmu: ArmSmmuDevice, dev: Device, pciCaps: { ats: boolean; pri: boolean } = NO_PCI_CAPS): ArmSmmuMaster {
   let ssidBits = 0;
   if (!dev.isPci && dev.pasidBits !== null) ssidBits = Math.min(smmu.ssidBits, dev.pasidBits); // "pasid-num-bits"
   if (dev.isPci && dev.pasidBits !== null) ssidBits = Math.min(dev.pasidBits, smmu.ssidBits); // ilog2(pci_max_pasids)
   if (!smmu.features.twoLvlCdtab) ssidBits = Math.min(ssidBits, CTXDESC_LINEAR_CDMAX);
   const stallEnabled = (smmu.features.stalls && !dev.isPci && dev.dmaCanStall) || smmu.features.stallForce;
-  return new ArmSmmuMaster(dev, smmu, dev.sid, ssidBits, stallEnabled);
+  // pci_prepare_ats(): nothing to model; the ATC exists with the capability.
+  return new ArmSmmuMaster(dev, smmu, dev.sid, ssidBits, stallEnabled, dev.isPci ? pciCaps : NO_PCI_CAPS);
 }
 
 /** arm_smmu_insert_master(): -ERANGE for a SID outside the stream table, -ENODEV for an aliased SID (§5.3). */
@@ -248,12 +305,95 @@ export function armSmmuInsertMaster(master: ArmSmmuMaster): KResult {
   if (smmu.streams.has(master.sid)) return err('ENODEV', `SID ${hex(master.sid)} is already used by ${smmu.streams.get(master.sid)!.dev.name}`);
   smmu.streams.set(master.sid, master);
   smmu.ensureL2Strtab(master.sid);
+  if (master.atc) smmu.hw.endpoints.set(master.sid, master.atc);
   return OK;
+}
+
+/**
+ * arm_smmu_ats_supported(): ARM_SMMU_FEAT_ATS, the root complex's ATS support (IOMMU_FWSPEC_PCI_RC_ATS) and the
+ * function's ATS capability (pci_ats_supported); the last two are the device's `ats` configuration.
+ */
+export function armSmmuAtsSupported(master: ArmSmmuMaster): boolean {
+  return master.smmu.features.ats && master.dev.isPci && master.pciCaps.ats;
+}
+
+/** fls_long(): the position of the most significant set bit, 1-based; 0 for 0. */
+function flsLong(x: number): number {
+  return x === 0 ? 0 : Math.floor(Math.log2(x)) + 1;
+}
+
+/**
+ * arm_smmu_atc_inv_to_cmd(): CMD_ATC_INV for `ssid` (SSV = ssid != IOMMU_NO_PASID) over [iova, iova + size); size 0
+ * is everything (ATC_INV_SIZE_ALL). A range becomes the smallest naturally aligned power-of-two span of 4 KiB pages
+ * that covers it.
+ */
+export function atcInvCmd(sid: number, ssid: number, iova: number, size: number): Cmd {
+  if (!size) return { op: 'ATC_INV', sid, ssid, ssv: ssid !== 0, size: ATC_INV_SIZE_ALL, addr: 0 };
+  let pageStart = Math.floor(iova / 4096);
+  const pageEnd = Math.floor((iova + size - 1) / 4096);
+  const log2Span = flsLong(xor53(pageStart, pageEnd));
+  pageStart -= pageStart % 2 ** log2Span;
+  return { op: 'ATC_INV', sid, ssid, ssv: ssid !== 0, size: log2Span, addr: pageStart * 4096 };
+}
+
+/** a ^ b for non-negative integers below 2^53 (JS ^ is 32-bit). */
+function xor53(a: number, b: number): number {
+  const hi = (Math.floor(a / 2 ** 32) ^ Math.floor(b / 2 ** 32)) >>> 0;
+  const lo = ((a >>> 0) ^ (b >>> 0)) >>> 0;
+  return hi * 2 ** 32 + lo;
+}
+
+/** arm_smmu_atc_inv_master(): the whole ATC of the master for `ssid` (IOMMU_NO_PASID: every entry), then CMD_SYNC. */
+function armSmmuAtcInvMaster(k: Kernel, master: ArmSmmuMaster, ssid: number): void {
+  armSmmuCmd(k, master.smmu, atcInvCmd(master.sid, ssid, 0, 0));
+  armSmmuCmd(k, master.smmu, CMD_SYNC);
+}
+
+/**
+ * arm_smmu_atc_inv_domain(): nothing without ARM_SMMU_FEAT_ATS or without an ATS-enabled master on the domain
+ * (nr_ats_masters); otherwise one CMD_ATC_INV per (ATS-enabled master, SSID) the domain is attached at, then
+ * CMD_SYNC. size 0: everything.
+ */
+export function armSmmuAtcInvDomain(k: Kernel, sd: ArmSmmuDomain, iova: number, size: number): void {
+  if (!sd.smmu.features.ats) return;
+  let n = 0;
+  for (const [m, ssids] of sd.masters) {
+    if (!m.atsEnabled) continue;
+    for (const ssid of ssids) {
+      armSmmuCmd(k, sd.smmu, atcInvCmd(m.sid, ssid, iova, size));
+      n++;
+    }
+  }
+  if (n) armSmmuCmd(k, sd.smmu, CMD_SYNC);
+}
+
+/**
+ * The ATS half of arm_smmu_attach_prepare()/arm_smmu_attach_commit(): pci_disable_ats() before the STE changes when
+ * ATS goes off; after it, arm_smmu_enable_ats() (a full ATC invalidation, then pci_enable_ats()) when it comes on,
+ * an invalidation of `ssid` when it stays on (the translation changed), a full one when it went off.
+ */
+function armSmmuAttachCommitAts(k: Kernel, master: ArmSmmuMaster, atsEnabled: boolean, ssid: number): void {
+  if (atsEnabled && !master.atsEnabled) {
+    armSmmuAtcInvMaster(k, master, 0);
+    if (k.tr.on) k.tr.note(`pci_enable_ats(${master.dev.name}): ATS on, STE.EATS = TRANS`);
+  } else if (atsEnabled && master.atsEnabled) {
+    armSmmuAtcInvMaster(k, master, ssid);
+  } else if (!atsEnabled && master.atsEnabled) {
+    if (k.tr.on) k.tr.note(`pci_disable_ats(${master.dev.name}): ATS off`);
+    armSmmuAtcInvMaster(k, master, 0);
+  }
+  if (master.atsEnabled !== atsEnabled) k.dirty.masters.add(master);
+  master.atsEnabled = atsEnabled;
 }
 
 /** arm_smmu_cmdq_issue_cmd(): the command goes to the queue; the trace shows it. */
 export function armSmmuCmd(k: Kernel, smmu: ArmSmmuDevice, c: Cmd): void {
   smmu.hw.command(c);
+  // An ATS Invalidate Request changes the endpoint's ATC, which the device view shows.
+  if (c.op === 'ATC_INV') {
+    const m = smmu.streams.get(c.sid ?? 0);
+    if (m) k.dirty.masters.add(m);
+  }
   if (k.tr.on) k.tr.note(`cmdq ${smmu.name}: ${cmdText(c)}`);
 }
 
@@ -273,6 +413,9 @@ export function cmdText(c: Cmd): string {
   if (c.leaf !== undefined) parts.push(`leaf=${c.leaf ? 1 : 0}`);
   if (c.asid !== undefined) parts.push(`asid=${c.asid}`);
   if (c.addr !== undefined) parts.push(`addr=${hex(c.addr)}`);
+  if (c.ssv !== undefined) parts.push(`ssv=${c.ssv ? 1 : 0}`);
+  if (c.size !== undefined) parts.push(c.size >= ATC_INV_SIZE_ALL ? 'size=all' : `size=2^${c.size}p`);
+  if (c.grpid !== undefined) parts.push(`grpid=${c.grpid}`);
   if (c.stag !== undefined) parts.push(`stag=${c.stag}`);
   if (c.resp !== undefined) parts.push(`resp=${c.resp}`);
   return parts.join(' ');
@@ -373,9 +516,22 @@ function cdWordsInto(out: Uint32Array, cd: Cd | null): Uint32Array {
     if (encodeCdFast(out, CD_FAULT_BASE, !!cd.record, !!cd.stall, true, cd.asid, 0)) return out;
   } else {
     const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
-    if (encodeCdFast(out, CD_TRANS_BASE, !!cd.record, !!cd.stall, cd.kind !== 's1', cd.asid, ttb0)) return out;
+    if (cdIps(cd) === CD_TRANS_BASE_IPS && encodeCdFast(out, CD_TRANS_BASE, !!cd.record, !!cd.stall, cd.kind !== 's1', cd.asid, ttb0)) return out;
   }
   return cdWordsSlow(out, cd);
+}
+
+/** The IPS encoding in CD_TRANS_BASE. */
+const CD_TRANS_BASE_IPS = ipsEncoding(CPU_PA_BITS);
+
+/**
+ * CD.IPS as the driver writes it. arm_smmu_make_sva_cd: the CPU's PARange (ID_AA64MMFR0_EL1), whatever the SMMU's
+ * OAS (FEAT_SVA guarantees OAS >= it). arm_smmu_make_s1_cd: tcr->ips from io-pgtable, whose oas is smmu->ias
+ * (arm_smmu_domain_finalise), i.e. the SMMU's OAS.
+ */
+function cdIps(cd: Cd): number {
+  if (cd.kind === 's1') return ipsEncoding(cd.domain.smmuDomain?.smmu.ias ?? CPU_PA_BITS);
+  return CD_TRANS_BASE_IPS;
 }
 
 /** cdWordsInto() through encodeCd's field-by-field path (the reference the fast path must equal). */
@@ -398,7 +554,7 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
     irgn0: TCR_RGN.WBWA,
     orgn0: TCR_RGN.WBWA,
     sh0: TCR_SH.IS,
-    ips: 5, // 48-bit PA
+    ips: cdIps(cd), // SVA: the CPU's PARange; S1 DMA: the SMMU's OAS
     ttb0,
     mairLo: 0x000004ff, // MAIR_EL1: Attr0 normal WB, Attr1 device-nGnRE [I]
     mairHi: 0,
@@ -432,7 +588,8 @@ export function steWords(master: ArmSmmuMaster, ste: Ste): Uint32Array {
     case 'bypass':
       return encodeSte({ v: true, config: STE_CONFIG.BYPASS, shcfg: 1 });
     case 's2':
-      return encodeSte({ v: true, config: STE_CONFIG.S2_TRANS, s2vmid: ste.vmid, s2aa64: true, s2r: true, s2t0sz: 16, s2tg: 0, s2ps: 5 });
+      // arm_smmu_make_s2_domain_ste: VTCR.PS from io-pgtable's S2 cfg, whose oas is smmu->oas.
+      return encodeSte({ v: true, config: STE_CONFIG.S2_TRANS, s2vmid: ste.vmid, s2aa64: true, s2r: true, s2t0sz: 16, s2tg: 0, s2ps: ipsEncoding(master.smmu.oas), eats: ste.eats ? EATS.TRANS : EATS.ABT });
     case 's1': {
       const t = master.cdTable!;
       return encodeSte({
@@ -446,6 +603,7 @@ export function steWords(master: ArmSmmuMaster, ste: Ste): Uint32Array {
         s1cor: S1C_CACHE.WBRA,
         s1csh: ARM_SMMU_SH.ISH,
         s1stalld: ste.s1stalld,
+        eats: ste.eats ? EATS.TRANS : EATS.ABT,
         strw: STRW.NSEL1,
       });
     }
@@ -480,15 +638,22 @@ export function steLabel(ste: Ste): string {
 }
 
 /** arm_smmu_make_cdtable_ste() (§5.5). */
-function makeCdtableSte(master: ArmSmmuMaster, s1dss: 'terminate' | 'bypass' | 'ssid0'): Ste {
+function makeCdtableSte(master: ArmSmmuMaster, s1dss: 'terminate' | 'bypass' | 'ssid0', ats: boolean): Ste {
   const t = master.cdTable!;
-  return {
+  const ste: Ste = {
     config: 's1',
     s1dss,
     s1cdmax: t.s1cdmax,
     s1fmt: t.linear ? 'linear' : '64k-l2',
     s1stalld: master.smmu.features.stalls && !master.stallEnabled,
   };
+  if (ats) ste.eats = true;
+  return ste;
+}
+
+/** Whether the installed STE has EATS = TRANS (master->ste_ats_enabled). */
+function steAtsEnabled(ste: Ste): boolean {
+  return (ste.config === 's1' || ste.config === 's2') && !!ste.eats;
 }
 
 function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
@@ -513,28 +678,34 @@ export function armSmmuAttachDev(k: Kernel, domain: IommuDomain, dev: Device): K
   if (sd && sd.smmu !== master.smmu) return k.tr.leave(fn, err('EINVAL', `${domain.label} belongs to ${sd.smmu.name}, ${dev.name} sits behind ${master.smmu.name}`));
   const inUse = (master.cdTable?.usedSsids ?? 0) > 0; // arm_smmu_ssids_in_use()
   if (domain.type === 'S2' && inUse) return k.tr.leave(fn, err('EBUSY', `${dev.name} has ${master.cdTable!.usedSsids} PASID(s) in use; the RID cannot move to an S2 domain`));
+  if (domain.type === 'SVA') return k.tr.leave(fn, err('EINVAL', 'an SVA domain cannot be attached to a RID'));
   const old = master.ridDomain;
   if (old) setMasterDomain(master, old, 0, false);
+  // arm_smmu_attach_prepare(): ATS for a paging domain, or for identity/blocked while a CD table must stay
+  // (cd_needs_ats: a PASID may be using ATS); never for a plain bypass/abort STE.
+  const ats = (domain.type === 'DMA' || domain.type === 'S2' || inUse) && armSmmuAtsSupported(master);
   switch (domain.type) {
     case 'DMA':
       armSmmuWriteCdEntry(k, master, 0, { asid: sd!.asid, domain, kind: 's1', stall: master.stallEnabled, record: true });
-      installSte(k, master, makeCdtableSte(master, 'ssid0'));
+      installSte(k, master, makeCdtableSte(master, 'ssid0', ats));
       setMasterDomain(master, domain, 0, true);
       break;
     case 'IDENTITY':
     case 'BLOCKED':
       if (master.cdTable?.cds.has(0)) armSmmuWriteCdEntry(k, master, 0, null);
-      if (inUse) installSte(k, master, makeCdtableSte(master, domain.type === 'IDENTITY' ? 'bypass' : 'terminate'));
+      if (inUse) installSte(k, master, makeCdtableSte(master, domain.type === 'IDENTITY' ? 'bypass' : 'terminate', ats));
       else installSte(k, master, { config: domain.type === 'IDENTITY' ? 'bypass' : 'abort' });
       break;
-    case 'S2':
+    case 'S2': {
       if (master.cdTable?.cds.has(0)) armSmmuWriteCdEntry(k, master, 0, null);
-      installSte(k, master, { config: 's2', vmid: sd!.vmid });
+      const ste: Ste = { config: 's2', vmid: sd!.vmid };
+      if (ats) ste.eats = true;
+      installSte(k, master, ste);
       setMasterDomain(master, domain, 0, true);
       break;
-    case 'SVA':
-      return k.tr.leave(fn, err('EINVAL', 'an SVA domain cannot be attached to a RID'));
+    }
   }
+  armSmmuAttachCommitAts(k, master, ats, 0);
   master.ridDomain = domain;
   return k.tr.leave(fn, OK);
 }
@@ -551,9 +722,13 @@ function armSmmuSetPasid(k: Kernel, master: ArmSmmuMaster, domain: IommuDomain, 
   }
   // arm_smmu_attach_prepare() -> arm_smmu_enable_iopf(): 0 without stall; -EOPNOTSUPP with more than one stream.
   // Every modelled master has exactly one stream, so that path cannot be taken here.
+  // arm_smmu_attach_prepare(): a paging or SVA domain gets ATS whenever the master supports it.
+  const ats = armSmmuAtsSupported(master);
   armSmmuWriteCdEntry(k, master, pasid, cd);
   setMasterDomain(master, domain, pasid, true);
-  if (!master.cdTableInSte) installSte(k, master, makeCdtableSte(master, rid === 'IDENTITY' ? 'bypass' : 'terminate'));
+  // arm_smmu_update_ste(): nothing when the CD table is installed with the right EATS.
+  if (!master.cdTableInSte || steAtsEnabled(master.ste) !== ats) installSte(k, master, makeCdtableSte(master, rid === 'IDENTITY' ? 'bypass' : 'terminate', ats));
+  armSmmuAttachCommitAts(k, master, ats, pasid);
   return k.tr.leave(fn, OK);
 }
 
@@ -563,6 +738,7 @@ export function armSmmuBlockingSetDevPasid(k: Kernel, dev: Device, pasid: number
   const fn = 'arm_smmu_blocking_set_dev_pasid';
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, pasid, old: old?.label ?? null });
   if (master.cdTable?.cds.has(pasid)) armSmmuWriteCdEntry(k, master, pasid, null);
+  if (master.atsEnabled) armSmmuAtcInvMaster(k, master, pasid);
   if (old) setMasterDomain(master, old, pasid, false);
   const rid = master.ridDomain;
   if (master.cdTable && master.cdTable.usedSsids === 0 && rid && (rid.type === 'IDENTITY' || rid.type === 'BLOCKED')) {
@@ -643,10 +819,31 @@ export function armSmmuDomainFree(k: Kernel, domain: IommuDomain): void {
   if (k.tr.on) k.tr.set('arm_smmu_asid_xa', String(sd.asid), null, 'allocated');
 }
 
+/** CMDQ_MAX_TLBI_OPS = 1 << (PAGE_SHIFT - 3) (arm-smmu-v3-sva.c): more pages than this become a TLBI by ASID. */
+const CMDQ_MAX_TLBI_OPS = 1 << (12 - 3);
+
+/**
+ * arm_smmu_mm_arch_invalidate_secondary_tlbs() (arm-smmu-v3-sva.c), the mmu notifier of one SVA domain, for an
+ * unmapped range [start, start + size): without ARM_SMMU_FEAT_RANGE_INV, one TLBI_NH_VA per page
+ * (arm_smmu_tlb_inv_range_asid, leaf = false) then CMD_SYNC, or TLBI_NH_ASID + CMD_SYNC for CMDQ_MAX_TLBI_OPS
+ * pages or more; then arm_smmu_atc_inv_domain() over the same range (everything after a TLBI by ASID).
+ */
+export function armSmmuMmArchInvalidateSecondaryTlbs(k: Kernel, domain: IommuDomain, start: number, size: number): void {
+  const sd = domain.smmuDomain!;
+  if (size >= CMDQ_MAX_TLBI_OPS * 4096) size = 0;
+  if (!size) syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
+  else {
+    const first = start - (start % 4096);
+    for (let va = first; va < start + size; va += 4096) armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_VA', asid: sd.asid, addr: va, leaf: false });
+    armSmmuCmd(k, sd.smmu, CMD_SYNC);
+  }
+  armSmmuAtcInvDomain(k, sd, start, size);
+}
+
 /**
  * arm_smmu_mm_release(): the mmu-notifier release at exit_mmap. Every CD of the SVA domain becomes a valid
  * fault-everything CD (EPD0); unless the SMMU is STALL_FORCE, S = 0 and R = 0, so faults are neither stalled nor
- * recorded (§5.7). Then TLBI by ASID and a full ATC invalidation.
+ * recorded (§5.7). Then TLBI by ASID and a full ATC invalidation (which is nothing without ATS masters).
  */
 export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   const sd = domain.smmuDomain!;
@@ -656,8 +853,9 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   for (const [master, ssids] of sd.masters) {
     for (const ssid of ssids) armSmmuWriteCdEntry(k, master, ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
   }
-  armSmmuCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
-  syncCmd(k, sd.smmu, { op: 'ATC_INV', ssv: false, size: 52 });
+  // arm_smmu_tlb_inv_asid() (TLBI_NH_ASID with its CMD_SYNC), then arm_smmu_atc_inv_domain(smmu_domain, 0, 0).
+  syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
+  armSmmuAtcInvDomain(k, sd, 0, 0);
   k.tr.leave(fn, OK);
 }
 
