@@ -6,10 +6,15 @@
  *
  * Readers call the getters (`device(name)`, `process(name)`, ...), which register the dependency and return the raw
  * object. Nothing here mutates from inside an effect.
+ *
+ * The store also holds the timeline around the position (the steps applied, `future` the steps to redo, kept from the
+ * patches' counts) for time travel, and the session document (session.info: name, unsaved state, notes, layout, the
+ * last open's report), kept up to date by session.state events and refetched whenever the lab is replaced.
  */
 import type { z } from 'zod';
 import {
   applyPatch,
+  futureAfter,
   liveStateFrom,
   type ClientApi,
   type ContractError,
@@ -18,6 +23,7 @@ import {
   type MetaInfo,
   type Patch,
   type Response,
+  type SessionInfo,
   type Snapshot,
   type StepSummary,
   type TraceRecord as TraceRecordSchema,
@@ -54,7 +60,7 @@ const NO_CHANGE: LastChange = { seq: 0, devices: new Set(), processes: new Set()
 
 /** The outcome of the last request the person made, for the status line. */
 export interface Outcome {
-  kind: 'step' | 'undo' | 'configure' | 'reset' | 'load' | 'error';
+  kind: 'step' | 'undo' | 'redo' | 'jump' | 'configure' | 'reset' | 'load' | 'new' | 'open' | 'save' | 'export' | 'error';
   text: string;
   ok: boolean;
   error?: ContractError;
@@ -106,6 +112,12 @@ export class LabStore {
   busy = $state(false);
   /** The step whose trace the timeline shows (null: none). */
   selectedStep = $state<number | null>(null);
+  /** The timeline after the position: steps undone or jumped over, which redo and a forward jump apply again. */
+  future = $state.raw<StepSummary[]>([]);
+  /** The session document (null until the first session.info). */
+  session = $state.raw<SessionInfo | null>(null);
+  /** Notes typed but not yet sent with session.update (null: none pending). */
+  notesDraft = $state<string | null>(null);
   /** ms from a Step press to the screen update of its patch (measured by the view; see App.svelte). */
   lastStepMs = $state<number | null>(null);
 
@@ -125,6 +137,11 @@ export class LabStore {
   private pendingPatches = new Map<number, Patch>();
   private snapshotting: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
+  private notesTimer: ReturnType<typeof setTimeout> | null = null;
+  private jumpTarget: number | null = null;
+  private jumping: Promise<void> | null = null;
+  /** How long typed notes wait before they are sent (ms); a blur, a save or an export sends them at once. */
+  notesDelayMs = 400;
   /** Handlers for ui.action events (Electron menu accelerators), set by the app. */
   onAction: ((a: UiAction) => void) | null = null;
   onNotice: ((level: 'info' | 'error', message: string) => void) | null = null;
@@ -150,6 +167,21 @@ export class LabStore {
 
   get seq(): number {
     return this.live?.seq ?? -1;
+  }
+
+  /** How many steps of the timeline are applied: the state on screen is the one after them. */
+  get position(): number {
+    return this.steps.length;
+  }
+
+  /** The timeline's length: applied steps plus those to redo. */
+  get total(): number {
+    return this.steps.length + this.future.length;
+  }
+
+  /** Unsaved changes: the host's word, or notes typed and not yet sent. */
+  get dirty(): boolean {
+    return (this.session?.dirty ?? false) || (this.notesDraft !== null && this.notesDraft !== this.session?.notes);
   }
 
   /* ---------------------------------------------------------------------------------------------------------- */
@@ -381,6 +413,140 @@ export class LabStore {
     }
   }
 
+  /** Applies the next step of the timeline again (lab.redo): a patch, like a step. */
+  async redo(): Promise<void> {
+    const r = await this.run('redo', this.api.labRedo({}), (v) => (v.redone === null ? 'nothing to redo' : `redid step ${v.redone}`));
+    if (r.ok && r.value.patch) {
+      this.receivePatch(r.value.seq, r.value.patch);
+      this.selectedStep = r.value.redone;
+      const s = r.value.redone === null ? undefined : this.steps[r.value.redone];
+      if (s) this.outcome = { kind: 'redo', text: `redo: ${describeStep(s.index, s.text, s.result)}`, ok: s.result.ok };
+    }
+  }
+
+  /**
+   * Time travel (lab.jumpTo): the state after the first `n` steps of the timeline. Calls made while one is under way
+   * coalesce: only the last target is jumped to next (a slider dragged or a key held sends many).
+   */
+  jumpTo(n: number): Promise<void> {
+    this.jumpTarget = Math.max(0, Math.min(n, this.total));
+    if (this.jumping) return this.jumping;
+    this.jumping = (async () => {
+      try {
+        while (this.jumpTarget !== null) {
+          const target = this.jumpTarget;
+          this.jumpTarget = null;
+          if (target === this.position) continue;
+          const r = await this.run('jump', this.api.labJumpTo({ step: target }), (v) => (v.length === v.total ? `at the latest step: ${v.total} of ${v.total}` : `viewing step ${v.length} of ${v.total}`));
+          if (!r.ok) break;
+          await this.refresh(r.value.seq);
+          this.selectedStep = this.steps.length ? this.steps.length - 1 : null;
+        }
+      } finally {
+        this.jumping = null;
+      }
+    })();
+    return this.jumping;
+  }
+
+  /** New (session.new): a fresh lab on the default SoC and a fresh document. The caller asked about unsaved changes. */
+  async newSession(): Promise<Response<{ seq: number }>> {
+    this.cancelNotes();
+    const r = await this.run('new', this.api.sessionNew({}), () => 'new lab: the default SoC under mainline');
+    if (r.ok) await this.refresh(r.value.seq);
+    return r;
+  }
+
+  /**
+   * The session file's text (session.export), with the notes typed so far. `saved`: the caller saves it (a browser
+   * download), so the session is no longer unsaved.
+   */
+  async exportSession(saved: boolean, layout?: Record<string, unknown>): Promise<Response<{ name: string; text: string; steps: number }>> {
+    const input: { notes?: string; layout?: Record<string, unknown>; saved?: boolean } = { saved };
+    const notes = this.takeNotes();
+    if (notes !== null) input.notes = notes;
+    if (layout) input.layout = layout;
+    const r = await this.run('save', this.api.sessionExport(input), (v) => (saved ? `saved ${v.name}: ${v.steps} steps` : `exported ${v.name}`));
+    if (r.ok) await this.refreshSession();
+    return r;
+  }
+
+  /**
+   * Opens a session file's text (session.import). A bad file is a `bad-session` error naming the problem and where;
+   * the lab is untouched. A file too large for the transport is refused here, before it is sent.
+   */
+  async importSession(name: string, text: string): Promise<Response<{ steps: number; position: number; divergences: number }>> {
+    const max = this.meta?.maxMessageBytes;
+    if (max !== undefined) {
+      const bytes = new Blob([JSON.stringify({ id: 0, name: 'session.import', input: { name, text } })]).size;
+      if (bytes > max) {
+        const error: ContractError = { code: 'bad-session', message: `${name}: too large to send to the lab: ${bytes} bytes with its framing, more than the ${max}-byte message limit (open it with the desktop app or \`svalab run\`)` };
+        this.outcome = { kind: 'open', text: error.message, ok: false, error };
+        return { ok: false, error };
+      }
+    }
+    const r = await this.run('open', this.api.sessionImport({ name, text }), (v) => `opened ${name}: ${v.steps} steps, viewing step ${v.position} of ${v.steps}`);
+    if (r.ok) {
+      this.cancelNotes();
+      await this.refresh(r.value.seq);
+      this.selectedStep = this.steps.length ? this.steps.length - 1 : null;
+    }
+    return r;
+  }
+
+  /** The trace as JSON Lines, or the steps as a scenario (export.trace, export.scenario). */
+  async exportText(what: 'trace' | 'scenario'): Promise<Response<{ name: string; text: string }>> {
+    if (what === 'trace') return this.run('export', this.api.exportTrace({}), (v) => `exported the trace of ${v.steps} steps (${v.records} records) as ${v.name}`);
+    await this.flushNotes(); // the notes' first line names the scenario
+    return this.run('export', this.api.exportScenario({}), (v) => `exported ${v.steps} steps as ${v.name}`);
+  }
+
+  /** Notes typed in the editor: sent after a pause, or at once by flushNotes. */
+  setNotes(text: string): void {
+    this.notesDraft = text;
+    if (this.notesTimer) clearTimeout(this.notesTimer);
+    this.notesTimer = setTimeout(() => void this.flushNotes(), this.notesDelayMs);
+  }
+
+  /** Sends the notes typed so far (session.update), if they differ from the document's. */
+  async flushNotes(): Promise<void> {
+    const notes = this.takeNotes();
+    if (notes === null) return;
+    const r = await this.api.sessionUpdate({ notes });
+    if (!r.ok) {
+      this.outcome = { kind: 'error', text: r.error.message, ok: false, error: r.error };
+      return;
+    }
+    if (this.session) this.session = { ...this.session, notes, dirty: r.value.dirty };
+  }
+
+  /** The UI layout, kept by the host for the next save (session.update; it does not mark the session unsaved). */
+  async setLayout(layout: Record<string, unknown>): Promise<void> {
+    const r = await this.api.sessionUpdate({ layout });
+    if (r.ok && this.session) this.session = { ...this.session, layout };
+  }
+
+  /** The pending notes, cleared (null: none, or the same as the document's). */
+  private takeNotes(): string | null {
+    if (this.notesTimer) clearTimeout(this.notesTimer);
+    this.notesTimer = null;
+    const d = this.notesDraft;
+    this.notesDraft = null;
+    return d !== null && d !== this.session?.notes ? d : null;
+  }
+
+  private cancelNotes(): void {
+    if (this.notesTimer) clearTimeout(this.notesTimer);
+    this.notesTimer = null;
+    this.notesDraft = null;
+  }
+
+  /** Refetches session.info (after a replacement, a save). */
+  async refreshSession(): Promise<void> {
+    const r = await this.api.sessionInfo({});
+    if (r.ok) this.session = r.value;
+  }
+
   /** A step's trace records (-1: boot), fetched once and cached until the step list changes under it. */
   async trace(step: number): Promise<TraceRecord[] | ContractError> {
     const hit = this.traces.get(step);
@@ -407,6 +573,10 @@ export class LabStore {
         break;
       case 'ui.notice':
         this.onNotice?.(e.payload.level, e.payload.message);
+        break;
+      case 'session.state':
+        if (this.session) this.session = { ...this.session, dirty: e.payload.dirty, name: e.payload.name };
+        else void this.refreshSession();
         break;
     }
   }
@@ -482,6 +652,8 @@ export class LabStore {
       }
     }
     const before = live.steps.length;
+    // The steps an undo removes go to the front of the steps to redo (futureAfter).
+    const removed = live.steps.length > patch.steps.length ? live.steps.slice(patch.steps.length) : [];
     const blocks = this.idaBlocks;
     if (blocks) {
       // The blocks' populations, from the bits that actually flip (applyPatch clears, then sets).
@@ -494,6 +666,9 @@ export class LabStore {
       for (const [id, on] of after) if (on !== bit(id)) blocks[id >>> BLOCK_SHIFT]! += on ? 1 : -1;
     }
     applyPatch(live, patch, seq);
+    const future = patch.steps.future === undefined ? (patch.steps.append.length ? [] : [...removed, ...this.future]) : futureAfter(this.future, removed, patch.steps.append.length, patch.steps.future);
+    if (future === null) void this.refresh(seq + 1);
+    else if (future.length !== this.future.length || future.some((f, i) => f !== this.future[i])) this.future = future;
     // Traces of steps that were removed (undo) are stale.
     for (const k of [...this.traces.keys()]) if (k >= patch.steps.length) this.traces.delete(k);
     const redrawn = this.pasids.update(live, patch, prep);
@@ -524,11 +699,12 @@ export class LabStore {
     while (this.snapshotting) await this.snapshotting;
     if (this.live && this.seq >= atLeast && atLeast > 0) return;
     this.snapshotting = (async () => {
-      const r = await this.api.labSnapshot({});
+      const [r, info] = await Promise.all([this.api.labSnapshot({}), this.api.sessionInfo({})]);
       if (!r.ok) {
         this.outcome = { kind: 'error', text: r.error.message, ok: false, error: r.error };
         return;
       }
+      if (info.ok) this.session = info.value;
       this.install(r.value);
     })();
     try {
@@ -552,6 +728,7 @@ export class LabStore {
     this.scenario = s.scenario;
     this.stepList = this.live.steps;
     this.stepsVersion++;
+    this.future = s.future ?? [];
     this.bootFindings = s.bootFindings as Finding[];
     this.findingList = [...this.bootFindings, ...this.live.steps.flatMap((st) => st.findings as Finding[])];
     this.bootProblems = s.bootProblems;

@@ -136,7 +136,9 @@ describe('the bench', () => {
     await fireEvent.keyDown(window, { key: 'F10', shiftKey: true });
     await waitFor(() => expect(fake.service.current.records).toHaveLength(0));
     await waitFor(() => expect(byTest('ida-count').textContent).toBe('3 allocated'));
-    expect(document.querySelector('[data-step="0"]')).toBeNull();
+    // the undone step stays in the timeline as the step to redo, not as an applied one
+    expect(document.querySelector('[data-step="0"]')!.hasAttribute('data-future')).toBe(true);
+    expect(document.querySelectorAll('[data-step]:not([data-future]):not([data-step="-1"])')).toHaveLength(0);
   });
 
   it('the process view shows the PASID, the bond with its users and mm_count', async () => {

@@ -248,3 +248,68 @@ async function vi_waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 0));
   if (!cond()) throw new Error('condition not reached');
 }
+
+describe('LabStore: the timeline around the position', () => {
+  it('keeps the steps to redo from patches alone (undo, redo, a new step), equal to the snapshot, without refetching', async () => {
+    const { fake, lab } = await started();
+    const snapshots = (): number => fake.calls.filter((c) => c.name === 'lab.snapshot').length;
+    const before = snapshots();
+    let x = 7;
+    const rand = (n: number): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff), x % n);
+    let n = 0;
+    for (let i = 0; i < 60; i++) {
+      const r = rand(10);
+      if (r < 4) await lab.step({ bind: { process: `p${n++}`, device: rand(2) ? 'gpu' : 'dsa0' } });
+      else if (r < 7) await lab.undo();
+      else await lab.redo();
+      const snap = fake.service.snapshot();
+      expect(lab.future.map((s) => s.text)).toEqual(snap.future!.map((s) => s.text));
+      expect(lab.total).toBe(snap.steps.length + snap.future!.length);
+      expectInSync(fake, lab);
+    }
+    expect(snapshots()).toBe(before);
+    expect(fake.invalid).toEqual([]);
+  });
+
+  it('jumpTo lands on the position, refetches once per landing, and a burst of targets jumps to the last one', async () => {
+    const { fake, lab } = await started();
+    for (const p of ['a', 'b', 'c', 'd']) await lab.step({ bind: { process: p, device: 'gpu' } });
+    await lab.jumpTo(1);
+    expect(lab.position).toBe(1);
+    expect(lab.future.map((s) => s.text)).toEqual(['bind process=b device=gpu', 'bind process=c device=gpu', 'bind process=d device=gpu']);
+    expect(lab.selectedStep).toBe(0);
+    expectInSync(fake, lab);
+    const jumps = (): unknown[] => fake.calls.filter((c) => c.name === 'lab.jumpTo').map((c) => c.input);
+    const p = [lab.jumpTo(2), lab.jumpTo(3), lab.jumpTo(0), lab.jumpTo(4)];
+    await Promise.all(p);
+    expect(jumps()).toEqual([{ step: 1 }, { step: 2 }, { step: 4 }]);
+    expect(lab.position).toBe(4);
+    expect(lab.future).toEqual([]);
+    expectInSync(fake, lab);
+    // out of range is clamped to the timeline
+    await lab.jumpTo(99);
+    expect(jumps()).toHaveLength(3);
+  });
+
+  it('the session document: session.state events keep the unsaved mark; notes typed count as unsaved until sent', async () => {
+    const { fake, lab } = await started();
+    expect(lab.session).toMatchObject({ name: null, dirty: false });
+    expect(lab.dirty).toBe(false);
+    await lab.step({ bind: { process: 'a', device: 'gpu' } });
+    expect(lab.session!.dirty).toBe(true);
+    fake.service.markSaved('a.svalab');
+    expect(lab.session).toMatchObject({ name: 'a.svalab', dirty: false });
+    lab.notesDelayMs = 60_000;
+    lab.setNotes('hello');
+    expect(lab.dirty).toBe(true);
+    expect(lab.session!.dirty).toBe(false);
+    await lab.flushNotes();
+    expect(lab.notesDraft).toBeNull();
+    expect(lab.session).toMatchObject({ notes: 'hello', dirty: true });
+    // the same notes again: nothing sent
+    const updates = fake.calls.filter((c) => c.name === 'session.update').length;
+    lab.setNotes('hello');
+    await lab.flushNotes();
+    expect(fake.calls.filter((c) => c.name === 'session.update')).toHaveLength(updates);
+  });
+});
