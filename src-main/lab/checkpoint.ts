@@ -519,6 +519,11 @@ export class CheckpointStore<S> {
     return live;
   }
 
+  /** A fresh copy of a checkpoint's kernel for a side computation (a trace regenerated): the store is unaffected. */
+  scratch(cp: Checkpoint<S>): Kernel {
+    return cloneKernel(cp.kernel, {});
+  }
+
   /** Over budget: keep every other checkpoint (the first always) and double the interval. */
   private thin(): void {
     while (this.bytes > this.budget && this.list.length > 1) {

@@ -5,6 +5,13 @@
  *
  * The timeline is `records` (applied, in order) followed by `redoSteps()` (undone or jumped over, kept for redo and
  * forward jumps). Applying a new step ends the timeline there: the steps after it are dropped, as in an editor.
+ *
+ * Traces are derived too. A record keeps its trace while it is among the last `traceWindow` steps applied; older
+ * traces are dropped and `record.trace` regenerates one on demand by replaying from the nearest checkpoint with
+ * tracing off up to that step (determinism says it comes out the same; a test checks it). A 100,000-step session thus
+ * holds about a kilobyte per step instead of four, most of it not objects the garbage collector must walk, and a
+ * jump replays the steps far behind its target with tracing off, three times faster. `traces()` regenerates a range
+ * in one pass (exports).
  */
 import type { StepResult, Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
@@ -27,7 +34,11 @@ export interface LabOptions {
   touched?: boolean;
   /** Checkpoints for undo and time travel (default: every 1000 steps, see CheckpointOptions); false: replay from boot. */
   checkpoints?: CheckpointOptions | false;
+  /** How many of the last steps keep their trace in memory (default 1024); older traces are regenerated on demand. */
+  traceWindow?: number;
 }
+
+const DEFAULT_TRACE_WINDOW = 1024;
 
 /**
  * What a step touched, by name: enough for a view to refresh exactly those parts (compact diffs for the UI)
@@ -52,10 +63,69 @@ export interface StepRecord {
   index: number;
   op: Op;
   result: StepResult;
-  touched: Touched;
+  /**
+   * What the step touched. While the step is in the lab's window these are the kernel's own objects; older steps
+   * (and steps applied on a kernel since replaced by time travel) give stand-ins holding only what hosts read of an
+   * older step: names, labels, an mm's owner's name, a domain's ASID.
+   */
+  readonly touched: Touched;
   /** Invariant violations this step caused. */
   findings: Finding[];
-  trace: TraceRecord[];
+  /** What the step did, call by call (regenerated on demand once the step is outside the lab's trace window). */
+  readonly trace: TraceRecord[];
+}
+
+/**
+ * A step applied by a Lab. While it is among the lab's last `traceWindow` steps it holds its trace and its touched
+ * sets as objects; once it leaves that window (age()), the trace is dropped (the lab regenerates it when asked) and the
+ * touched sets are packed into one string of names, unpacked into stand-ins when read.
+ */
+class AppliedStep implements StepRecord {
+  #lab: Lab;
+  /** The trace while the step is in the lab's window; null once dropped. */
+  kept: TraceRecord[] | null;
+  #touched: Touched | null;
+  #packed: string | null = null;
+  constructor(
+    lab: Lab,
+    readonly index: number,
+    readonly op: Op,
+    readonly result: StepResult,
+    touched: Touched,
+    readonly findings: Finding[],
+    trace: TraceRecord[] | null,
+  ) {
+    this.#lab = lab;
+    this.kept = trace;
+    this.#touched = touched;
+  }
+
+  get trace(): TraceRecord[] {
+    return this.kept ?? this.#lab.regenerateTrace(this);
+  }
+
+  get touched(): Touched {
+    return this.#touched ?? unpackTouched(this.#packed);
+  }
+
+  /** The live kernel is being replaced: keep only names (the objects would keep the old kernel alive). */
+  detach(): void {
+    if (this.#touched) detachTouched(this.#touched);
+  }
+
+  /** Leaves the window: the trace is dropped (when `dropTrace`), the touched sets packed. */
+  age(dropTrace: boolean): void {
+    if (dropTrace) this.kept = null;
+    if (this.#touched) {
+      this.#packed = packTouched(this.#touched);
+      this.#touched = null;
+    }
+  }
+
+  /** What JSON.stringify sees: the step's data, trace included (touched sets hold kernel objects: left out). */
+  toJSON(): object {
+    return { index: this.index, op: this.op, result: this.result, findings: this.findings, trace: this.trace };
+  }
 }
 
 export class Lab {
@@ -73,6 +143,12 @@ export class Lab {
   /** The steps after the current position (undone or jumped over), in order: what redo and forward jumps apply. */
   private future: StepRecord[] = [];
   private readonly checkpoints: CheckpointStore<Map<string, Finding>> | null;
+  private readonly traceWindow: number;
+  /**
+   * The records in the window (holding their trace and touched objects): the last `traceWindow` applied, plus, until
+   * a jump ends, any that time travel left elsewhere.
+   */
+  private holding = new Set<AppliedStep>();
 
   constructor(
     readonly config: SocConfig,
@@ -83,11 +159,15 @@ export class Lab {
     this.trace = options.trace ?? true;
     this.wantTouched = options.touched ?? true;
     this.checkpoints = options.checkpoints === false ? null : new CheckpointStore(options.checkpoints ?? {});
+    const w = options.traceWindow ?? DEFAULT_TRACE_WINDOW;
+    if (!Number.isSafeInteger(w) || w < 1) throw new RangeError(`traceWindow must be a positive integer, got ${w}`);
+    this.traceWindow = w;
     this.reset();
   }
 
   /** Rebuilds the SoC from the configuration, with no steps applied (and none to redo). */
   reset(): void {
+    this.holding.clear();
     this.boot0();
     this.future = [];
     this.checkpoints?.clear();
@@ -118,19 +198,22 @@ export class Lab {
   apply(op: Op): StepRecord {
     // Checkpoints past this point belong to the old continuation (dropping them is harmless if the step is rejected).
     if (this.future.length) this.checkpoints?.dropAfter(this.records.length);
-    const rec = this.applyStep(op);
+    const rec = this.applyStep(op, this.trace);
     if (rec.result.rejected === undefined) this.future = [];
     return rec;
   }
 
-  private applyStep(op: Op): StepRecord {
+  /** Applies one step, tracing it or not (a replay far behind its target does not: that trace would be dropped). */
+  private applyStep(op: Op, traced: boolean): StepRecord {
     const index = this.records.length;
     const t0 = this.checkpoints ? performance.now() : 0;
+    this.kernel.tr.on = traced;
     const result = applyOp(this.kernel, op);
-    const trace = this.kernel.tr.drain();
+    const drained = this.kernel.tr.drain();
+    const trace = traced || !this.trace ? drained : null;
     if (result.rejected !== undefined) {
       this.kernel.dirty.clear();
-      return { index, op, result, touched: EMPTY_TOUCHED, findings: [], trace: [] };
+      return new AppliedStep(this, index, op, result, EMPTY_TOUCHED, [], []);
     }
     const touched = this.wantTouched ? touchedBy(this.kernel) : EMPTY_TOUCHED;
     const findings = this.check ? this.collect(index) : [];
@@ -139,9 +222,12 @@ export class Lab {
       findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}` });
     }
     if (!this.check) this.kernel.dirty.clear();
-    const rec: StepRecord = { index, op, result, touched, findings, trace };
+    const rec = new AppliedStep(this, index, op, result, touched, findings, trace);
     this.records.push(rec);
     const n = this.records.length;
+    this.holding.add(rec);
+    const old = this.records[n - 1 - this.traceWindow] as AppliedStep | undefined;
+    if (old && this.holding.delete(old)) old.age(this.trace);
     if (this.checkpoints?.stepped(n, performance.now() - t0)) this.checkpoints.take(n, this.kernel, new Map(this.open));
     return rec;
   }
@@ -158,7 +244,7 @@ export class Lab {
   redo(): StepRecord | null {
     const next = this.future.shift();
     if (!next) return null;
-    return this.replayStep(next.op);
+    return this.replayStep(next.op, this.trace);
   }
 
   /** The steps available to redo, in order (after undo or a jump back). */
@@ -188,8 +274,9 @@ export class Lab {
     if (n > len && n - len <= n - base) {
       from = len; // forwards from here: nearer than any checkpoint
     } else {
-      // A new live kernel: the records kept from before must not keep the old one alive.
-      for (let i = 0; i < timeline.length; i++) if (i < base || i >= n) detachTouched(timeline[i]!.touched);
+      // A new live kernel: the records kept from before must not keep the old one alive. Only the window's records
+      // hold objects (the others are packed); those from base to n are replaced, detaching them is harmless.
+      for (const r of this.holding) r.detach();
       if (cp) {
         this.kernel = this.checkpoints!.restore(cp);
         this.open = new Map(cp.extra);
@@ -197,15 +284,67 @@ export class Lab {
       } else this.boot0();
       from = base;
     }
-    for (let i = from; i < n; i++) this.replayStep(timeline[i]!.op);
+    const traceFrom = n - this.traceWindow;
+    for (let i = from; i < n; i++) this.replayStep(timeline[i]!.op, this.trace && i >= traceFrom);
+    this.kernel.tr.on = this.trace;
     this.future = timeline.slice(n);
+    // Only the last traceWindow records stay in the window: age those that the jump left elsewhere.
+    const keepFrom = n - this.traceWindow;
+    for (const r of this.holding) {
+      if (r.index < keepFrom || r.index >= n || this.records[r.index] !== r) {
+        this.holding.delete(r);
+        r.age(this.trace);
+      }
+    }
   }
 
   /** Applies a step that was applied before at this position; determinism says it applies the same way again. */
-  private replayStep(op: Op): StepRecord {
-    const rec = this.applyStep(op);
+  private replayStep(op: Op, traced: boolean): StepRecord {
+    const rec = this.applyStep(op, traced);
     if (rec.result.rejected !== undefined) throw new Error(`replay diverged at step ${rec.index}: ${rec.result.rejected}`);
     return rec;
+  }
+
+  /**
+   * The traces of timeline steps [from, to), in order, regenerated in one pass: the nearest checkpoint at or before
+   * `from` is copied (the live kernel is untouched) and the steps replayed, traced from `from` on. A lab that does
+   * not trace yields empty traces.
+   */
+  *traces(from: number, to: number): Generator<TraceRecord[]> {
+    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > timeline.length || from > to) {
+      throw new RangeError(`traces(${from}, ${to}): the timeline has ${timeline.length} step(s)`);
+    }
+    if (!this.trace) {
+      for (let i = from; i < to; i++) yield [];
+      return;
+    }
+    // Kept traces need no replay: yield them until the first dropped one.
+    let i = from;
+    for (; i < to; i++) {
+      const kept = (timeline[i] as AppliedStep).kept;
+      if (!kept) break;
+      yield kept;
+    }
+    if (i === to) return;
+    const cp = this.checkpoints?.at(i) ?? null;
+    const kernel = cp ? this.checkpoints!.scratch(cp) : buildSoc(this.config, this.policy, false).kernel;
+    kernel.dirty.disable();
+    for (let j = cp?.n ?? 0; j < to; j++) {
+      kernel.tr.on = j >= i;
+      const result = applyOp(kernel, timeline[j]!.op);
+      const trace = kernel.tr.drain();
+      if (result.rejected !== undefined) throw new Error(`trace replay diverged at step ${j}: ${result.rejected}`);
+      if (j >= i) yield trace;
+    }
+  }
+
+  /** The trace of a record whose kept copy was dropped (AppliedStep.trace). */
+  regenerateTrace(rec: StepRecord): TraceRecord[] {
+    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
+    if (timeline[rec.index] !== rec) throw new Error(`the trace of step ${rec.index} is gone: that step is no longer on the lab's timeline`);
+    for (const t of this.traces(rec.index, rec.index + 1)) return t;
+    return [];
   }
 
   /** Forgets the steps to redo (the timeline ends at the current step). */
@@ -262,31 +401,81 @@ const DETACHED = Symbol('detached');
 function detachTouched(t: Touched): void {
   const mark = t as Touched & { [DETACHED]?: true };
   if (t === EMPTY_TOUCHED || mark[DETACHED]) return;
-  t.mms = t.mms.map((mm) => ({ label: mm.label, owner: { name: mm.owner.name } }) as unknown as MmStruct);
-  t.domains = t.domains.map((d) => ({ label: d.label, smmuDomain: d.smmuDomain ? { asid: d.smmuDomain.asid } : null }) as unknown as IommuDomain);
-  t.bonds = t.bonds.map((h) => ({ label: h.label }) as unknown as IommuSva);
+  if (t.mms.length) t.mms = t.mms.map((mm) => ({ label: mm.label, owner: { name: mm.owner.name } }) as unknown as MmStruct);
+  if (t.domains.length) t.domains = t.domains.map((d) => ({ label: d.label, smmuDomain: d.smmuDomain ? { asid: d.smmuDomain.asid } : null }) as unknown as IommuDomain);
+  if (t.bonds.length) t.bonds = t.bonds.map((h) => ({ label: h.label }) as unknown as IommuSva);
   mark[DETACHED] = true;
 }
 
+/** Touched sets as one string of names (what addTouched reads of an older step), or null when empty. */
+function packTouched(t: Touched): string | null {
+  if (t === EMPTY_TOUCHED) return null;
+  return JSON.stringify([
+    t.devices,
+    t.groups,
+    t.processes,
+    t.mms.map((mm) => [mm.label, mm.owner.name]),
+    t.domains.map((d) => [d.label, d.smmuDomain ? d.smmuDomain.asid : null]),
+    t.bonds.map((h) => h.label),
+    t.pasids,
+    t.slots,
+    t.cds,
+  ]);
+}
+
+/** The stand-ins of a packed Touched (the shapes detachTouched makes). */
+function unpackTouched(packed: string | null): Touched {
+  if (packed === null) return EMPTY_TOUCHED;
+  const [devices, groups, processes, mms, domains, bonds, pasids, slots, cds] = JSON.parse(packed) as [string[], string[], string[], [string, string][], [string, number | null][], string[], number[], [string, number][], [string, number][]];
+  return {
+    devices,
+    groups,
+    processes,
+    mms: mms.map(([label, owner]) => ({ label, owner: { name: owner } }) as unknown as MmStruct),
+    domains: domains.map(([label, asid]) => ({ label, smmuDomain: asid === null ? null : { asid } }) as unknown as IommuDomain),
+    bonds: bonds.map((label) => ({ label }) as unknown as IommuSva),
+    pasids,
+    slots,
+    cds,
+  };
+}
+
 const EMPTY_TOUCHED: Touched = Object.freeze({ devices: [], groups: [], processes: [], mms: [], domains: [], bonds: [], pasids: [], slots: [], cds: [] }) as unknown as Touched;
+
+/** One frozen empty list shared by every touched set that has nothing in it (most lists of most steps). */
+const NONE = Object.freeze([]) as unknown as never[];
+
+/** The elements of a set as a list (mapped), or the shared empty list. */
+function listOf<T, U = T>(set: ReadonlySet<T>, f?: (x: T) => U): U[] {
+  if (set.size === 0) return NONE;
+  const out: U[] = [];
+  for (const x of set) out.push(f ? f(x) : (x as unknown as U));
+  return out;
+}
 
 function touchedBy(k: Kernel): Touched {
   const d = k.dirty;
   const devices = new Set<string>();
   for (const m of d.masters) devices.add(m.dev.name);
   for (const g of d.groups) for (const dev of g.devices) devices.add(dev.name);
-  const slots: [string, number][] = [];
-  for (const [g, ps] of d.slots) for (const p of ps) slots.push([g.name, p]);
-  const cds: [string, number][] = [];
-  for (const [m, ss] of d.cds) for (const s of ss) cds.push([m.dev.name, s]);
+  let slots: [string, number][] = NONE;
+  if (d.slots.size) {
+    slots = [];
+    for (const [g, ps] of d.slots) for (const p of ps) slots.push([g.name, p]);
+  }
+  let cds: [string, number][] = NONE;
+  if (d.cds.size) {
+    cds = [];
+    for (const [m, ss] of d.cds) for (const s of ss) cds.push([m.dev.name, s]);
+  }
   return {
-    devices: [...devices],
-    groups: [...d.groups].map((g) => g.name),
-    processes: [...d.processes].map((p) => p.name),
-    mms: [...d.mms],
-    domains: [...d.domains],
-    bonds: [...d.handles],
-    pasids: [...d.pasids],
+    devices: listOf(devices),
+    groups: listOf(d.groups, (g) => g.name),
+    processes: listOf(d.processes, (p) => p.name),
+    mms: listOf(d.mms),
+    domains: listOf(d.domains),
+    bonds: listOf(d.handles),
+    pasids: listOf(d.pasids),
     slots,
     cds,
   };
