@@ -24,6 +24,11 @@ export interface StepResult {
   data?: string;
   /** An isolation failure this step caused: a DMA or descriptor that reached someone else's memory. */
   isolation?: string;
+  /**
+   * With `isolation` (or `crossed`): the earlier step that made it possible, when the lab can tell (the munmap that
+   * skipped the mmu notifier, the bind that wrote the CD the PASID names). The isolation text names it too.
+   */
+  cause?: FindingCause;
   /** dma: where the transfer landed, page by page, and whose memory that is. */
   reached?: { va: number; pa: number; owner: string }[];
   /** The step could not be applied in the lab's current state; nothing changed. */
@@ -46,6 +51,18 @@ export const INVARIANTS = {
 } as const;
 export type InvariantName = keyof typeof INVARIANTS;
 
+/** The earlier step that made a finding possible: it wrote the state the finding's step then ran into. */
+export interface FindingCause {
+  /** Index of that step (-1: at boot). */
+  step: number;
+  /** Its operation, e.g. `unmap`, `bind`, `unbind`. */
+  op: string;
+  /** The step in words, e.g. `unmap { process: p, va: 0x400000, length: 0x1000, notify: false }`. */
+  text: string;
+  /** What it did that made the finding possible. */
+  what: string;
+}
+
 /** A violated invariant, reported at the step that caused it. */
 export interface Finding {
   /** Index of the step that caused it (-1: at boot). */
@@ -54,4 +71,6 @@ export interface Finding {
   /** The object concerned, e.g. `pasid:5`, `group:small[3]`, `master:small/cd[4]`. */
   subject: string;
   message: string;
+  /** For isolation findings: the earlier step that made it possible (StepResult.cause), when known. */
+  cause?: FindingCause;
 }

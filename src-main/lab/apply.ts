@@ -4,7 +4,7 @@
  * exited process, a device that does not exist, a close without an open file); a rejection changes nothing.
  */
 import type { Op, OpArgs } from '../../shared/steps.js';
-import type { StepResult } from '../../shared/results.js';
+import type { FindingCause, StepResult } from '../../shared/results.js';
 import { driverAttachKernelPasid, idxdDisableSystemPasid, idxdEnableSystemPasid, svaCdevOpen } from '../sim/kernel/drivers.js';
 import { enqcmd } from '../sim/kernel/enqcmd.js';
 import { iommuAttachGroup } from '../sim/kernel/iommu.js';
@@ -17,6 +17,8 @@ import { accelContextOf, accelOpen, accelRelease, accelRun, isAccel, type AccelO
 import { DSA_OPS, IAA_OPS, IAX_COMP, idxdRouteDedicated, idxdRouteEnqcmd, idxdRouteKernel, idxdRun, COMP_STATUS_MASK, type IdxdOp, type IdxdRoute } from '../sim/devices/idxd.js';
 import type { DeviceJob } from '../sim/devices/job.js';
 import { armSmmuMmArchInvalidateSecondaryTlbs } from '../sim/smmuv3/driver.js';
+import { causeText, isolationCause } from '../sim/devices/isolation.js';
+import type { DmaChunk } from '../sim/devices/dma.js';
 
 class Rejected extends Error {}
 
@@ -196,9 +198,38 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   // The accelerator driver's release clears a context when its file's last reference goes (fput). fput is the
   // kernel model's, so the driver part runs right after the step, for the files the step could have closed.
   const closing = op.op === 'unbind' || op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
-  const res = applyInner(k, op);
-  if (closing) for (const f of closing) if (f.refs <= 0) accelRelease(k, f);
+  // Write attribution: what the step writes is tagged with its index (the lab's records.length) and its text.
+  const attr = k.mem.attribution;
+  attr.begin(op.op, stepText(op));
+  let res: StepResult | null = null;
+  try {
+    res = applyInner(k, op);
+    if (closing) for (const f of closing) if (f.refs <= 0) accelRelease(k, f);
+  } finally {
+    attr.end(res !== null && res.rejected === undefined);
+  }
   return res;
+}
+
+/** A step in words for attribution: `unmap { process: p, va: 0x400000, length: 0x1000, notify: false }`. */
+function stepText(op: Op): string {
+  const HEX = new Set(['va', 'iova', 'length', 'sid', 'src', 'dst', 'completion', 'dst_length']);
+  const parts = Object.entries(op.args as Record<string, unknown>).map(([key, v]) => `${key}: ${typeof v === 'number' && HEX.has(key) ? `0x${v.toString(16)}` : String(v)}`);
+  return `${op.op} { ${parts.join(', ')} }`;
+}
+
+/** Records which step handed a file its PASID and, if it changed, which step gave the mm its PASID. */
+function notePasids(k: Kernel, p: Process, file: OpenFile, mmPasidBefore: number | undefined): void {
+  const attr = k.mem.attribution;
+  attr.note(`file:${file.label}`);
+  if (p.mm.iommuMm?.pasid !== mmPasidBefore) attr.note(`mmpasid:${p.mm.label}`);
+}
+
+/** The isolation text's cause tail, and the cause on the result. */
+function withCause(res: StepResult, c: FindingCause | null): void {
+  if (!c) return;
+  res.cause = c;
+  if (res.isolation) res.isolation += causeText(c);
 }
 
 function accelFiles(p: Process | undefined): OpenFile[] | null {
@@ -212,8 +243,10 @@ function applyInner(k: Kernel, op: Op): StepResult {
     case 'bind': {
       const p = actor(k, op.args.process);
       const d = device(k, op.args.device);
+      const before = p.mm.iommuMm?.pasid;
       const r = svaCdevOpen(k, p, d, null);
       if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
+      notePasids(k, p, r.file, before);
       if (isAccel(d)) {
         // The accelerator's driver takes a hardware context and writes the PASID into its SSID register.
         const c = accelOpen(k, p, d, r.file);
@@ -225,7 +258,10 @@ function applyInner(k: Kernel, op: Op): StepResult {
     case 'open_wq': {
       const d = device(k, op.args.device);
       const wq = d.wqs.find((w) => w.name === op.args.wq)!;
-      const r = svaCdevOpen(k, actor(k, op.args.process), d, wq);
+      const p = actor(k, op.args.process);
+      const before = p.mm.iommuMm?.pasid;
+      const r = svaCdevOpen(k, p, d, wq);
+      if (r.ok) notePasids(k, p, r.file, before);
       return r.ok ? { ok: true, pasid: r.pasid } : { ok: false, errno: r.errno, why: r.why };
     }
     case 'unbind':
@@ -291,9 +327,12 @@ function applyInner(k: Kernel, op: Op): StepResult {
       const p = actor(k, op.args.process);
       // enqcmd() creates a thread on first mention but marks the process dirty only when the fixup loads a PASID.
       k.dirty.processes.add(p);
-      const r = enqcmd(k, p, op.args.thread, device(k, op.args.device));
+      const d = device(k, op.args.device);
+      const r = enqcmd(k, p, op.args.thread, d);
       if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
-      return { ok: true, pasid: r.pasid, reaches: r.reaches, crossed: r.crossed };
+      const res: StepResult = { ok: true, pasid: r.pasid, reaches: r.reaches, crossed: r.crossed };
+      if (r.crossed) withCause(res, isolationCause(k, d, r.pasid, p.mm, null, `mmpasid:${p.mm.label}`));
+      return res;
     }
     case 'map': {
       const p = actor(k, op.args.process);
@@ -342,10 +381,12 @@ function applyInner(k: Kernel, op: Op): StepResult {
       const d = device(k, op.args.device);
       let ssid: number | null = op.args.ssid ?? null;
       let forMm: MmStruct | null = null;
+      let pasidKey: string | null = null;
       if (op.args.process !== undefined) {
         const f = dmaFile(existing(k, op.args.process), d.name)!;
         ssid = f.pasid;
         forMm = f.handle.domain.mm;
+        pasidKey = `file:${f.label}`;
       }
       const r = deviceDma(k, d, ssid, op.args.va, op.args.length, op.args.write, hexBytes(op.args.data), op.args.sid);
       const reached = r.reached.map((c) => ({ va: c.va, pa: c.pa, owner: k.mem.regionAt(c.pa)?.owner ?? 'unallocated' }));
@@ -361,8 +402,12 @@ function applyInner(k: Kernel, op: Op): StepResult {
       else if (!op.args.write) res.data = toHex(r.bytes);
       if (forMm) {
         const mine = `page:${forMm.label}@`;
-        const stray = reached.find((c) => !c.owner.startsWith(mine));
-        if (stray) res.isolation = `DMA from ${d.name} for ${forMm.label} (SSID ${ssid}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
+        const i = reached.findIndex((c) => !c.owner.startsWith(mine));
+        const stray = reached[i];
+        if (stray) {
+          res.isolation = `DMA from ${d.name} for ${forMm.label} (SSID ${ssid}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
+          withCause(res, isolationCause(k, d, ssid, forMm, r.reached[i]!, pasidKey));
+        }
       }
       return res;
     }
@@ -381,22 +426,26 @@ function applySubmit(k: Kernel, a: OpArgs<'submit'>): StepResult {
     const r = accelRun(k, d, ctx, { op: a.op as AccelOp, src: a.src ?? null, dst: a.dst, length: a.length, pattern });
     const mm = f.handle.domain.mm;
     const owner = { ownerPrefix: `page:${mm?.label ?? '?'}@`, forLabel: mm?.label ?? f.label };
-    return jobResult(d, r.job, { ssid: r.ssid, ok: r.ok, errno: 'EFAULT', why: r.why, detail: `context ${ctx.index}, SSID register ${ctx.ssid}` }, owner);
+    return jobResult(k, d, r.job, { ssid: r.ssid, ok: r.ok, errno: 'EFAULT', why: r.why, detail: `context ${ctx.index}, SSID register ${ctx.ssid}` }, owner, { mm, pasidKey: `file:${f.label}` });
   }
   const wq = d.wqs.find((w) => w.name === a.wq)!;
   let route: IdxdRoute;
+  let who: { mm: MmStruct | null; pasidKey: string | null };
   if (a.process === undefined) {
     const r = idxdRouteKernel(k, d, wq);
     if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
     route = r;
+    who = { mm: null, pasidKey: null };
   } else if (wq.mode === 'dedicated') {
     route = idxdRouteDedicated(k, d, wq, wq.owner!);
+    who = { mm: wq.owner!.handle.domain.mm, pasidKey: `file:${wq.owner!.label}` };
   } else {
     const p = actor(k, a.process);
     k.dirty.processes.add(p); // a thread named for the first time appears even when the ENQCMD faults
     const r = idxdRouteEnqcmd(k, d, wq, p, a.thread ?? 'main');
     if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
     route = r;
+    who = { mm: p.mm, pasidKey: `mmpasid:${p.mm.label}` };
   }
   const r = idxdRun(k, d, route.ssid, {
     op: a.op as IdxdOp,
@@ -415,17 +464,19 @@ function applySubmit(k: Kernel, a: OpArgs<'submit'>): StepResult {
   if (d.kind === 'iaa' && (a.op === 'compress' || a.op === 'decompress')) parts.push(`output_size ${rec.outputSize}`);
   if (rec.faultAddr) parts.push(`fault_addr 0x${rec.faultAddr.toString(16)}`);
   parts.push(r.crWritten === null ? 'no completion record' : r.crWritten ? 'completion record written' : 'no completion record written');
-  const res = jobResult(d, r.job, { ssid: r.ssid, ok: r.ok, errno, why: r.why, detail: parts.join(', ') }, route);
+  const res = jobResult(k, d, r.job, { ssid: r.ssid, ok: r.ok, errno, why: r.why, detail: parts.join(', ') }, route, who);
   if (r.crBytes) res.data = toHex(r.crBytes);
   return res;
 }
 
 /** A job's StepResult: its SMMU events, where it landed, and an isolation finding if it left its owner's memory. */
 function jobResult(
+  k: Kernel,
   d: Device,
   job: DeviceJob,
   o: { ssid: number | null; ok: boolean; errno: string; why: string; detail: string },
   route: Pick<IdxdRoute, 'ownerPrefix' | 'forLabel' | 'reaches' | 'crossed'>,
+  who: { mm: MmStruct | null; pasidKey: string | null },
 ): StepResult {
   const reached = job.landings();
   const res: StepResult = {
@@ -438,8 +489,9 @@ function jobResult(
   if (o.ssid !== null) res.pasid = o.ssid;
   if (!o.ok) Object.assign(res, { errno: o.errno, why: o.why });
   const tag = o.ssid === null ? 'no SSID' : `SSID ${o.ssid}`;
-  const stray = job.stray(route.ownerPrefix);
+  const stray = job.strayChunk(route.ownerPrefix);
   if (stray) res.isolation = `a job on ${d.name} for ${route.forLabel} (${tag}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
   else if (route.crossed) res.isolation = `a descriptor from ${route.forLabel} carried PASID ${o.ssid}, which names ${route.reaches} on ${d.name}`;
+  if (res.isolation) withCause(res, isolationCause(k, d, o.ssid, who.mm, stray as DmaChunk | null, who.pasidKey));
   return res;
 }

@@ -10,6 +10,7 @@ import type { InvariantName } from '../../shared/results.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, MmStruct, PasidEntry } from '../sim/kernel/structs.js';
 import type { ArmSmmuMaster } from '../sim/smmuv3/driver.js';
+import { stepRef } from '../sim/devices/isolation.js';
 
 export interface Violation {
   invariant: InvariantName;
@@ -112,7 +113,7 @@ export function checkDirty(k: Kernel): CheckResult {
         if (dom?.type === 'BLOCKED') {
           if (cd) v('pasid-array-cd', subject, `${g.label} has the blocked domain at PASID ${p}, but ${dev.name}'s CD ${p} is valid for ${cd.domain.label}`);
         } else if (!cd) v('pasid-array-cd', subject, `${g.label} has ${who(ownerOf(e))} at PASID ${p}, but ${dev.name}'s CD ${p} is not valid`);
-        else if (cd.domain !== dom) v('pasid-array-cd', subject, `${g.label} has ${dom?.label} at PASID ${p}, but ${dev.name}'s CD ${p} belongs to ${cd.domain.label}`);
+        else if (cd.domain !== dom) v('pasid-array-cd', subject, `${g.label} has ${dom?.label} at PASID ${p}, but ${dev.name}'s CD ${p} belongs to ${cd.domain.label} (written by ${stepRef(cd.by)})`);
       }
       if (dom?.freed) v('use-after-free', subject, `${g.label} PASID ${p} points at freed ${dom.label}`);
     }
@@ -141,7 +142,9 @@ export function checkDirty(k: Kernel): CheckResult {
       const slot = f.dev.group.pasidArray.load(f.pasid);
       const o = ownerOf(slot);
       if (o !== h.domain.mm) {
-        v('bond-pasid', fs, `${f.dev.name}'s driver programmed PASID ${f.pasid} for ${h.domain.mm?.label}, but that PASID names ${who(o)} on ${f.dev.name}`);
+        const cd = f.dev.master.cdTable?.cds.get(f.pasid);
+        const handed = k.mem.attribution.fact(`file:${f.label}`);
+        v('bond-pasid', fs, `${f.dev.name}'s driver programmed PASID ${f.pasid} for ${h.domain.mm?.label} (handed out by ${stepRef(handed)}), but that PASID names ${who(o)} on ${f.dev.name}${cd ? ` (CD ${f.pasid} written by ${stepRef(cd.by)})` : ''}`);
       }
     }
   }
@@ -166,13 +169,13 @@ function checkCds(m: ArmSmmuMaster, ssids: Set<number>, checked: Set<string>, v:
     const cd = t?.cds.get(ssid);
     if (!t || !cd) continue;
     if (ssid >= t.maxContexts) {
-      v('cd-in-table', subject, `${m.dev.name}: CD ${ssid} was written past the end of its ${t.maxContexts}-entry ${t.linear ? 'linear' : '2-level'} CD table (S1CDMax ${t.s1cdmax}); the SMMU would raise C_BAD_SUBSTREAMID for SSID ${ssid}`);
+      v('cd-in-table', subject, `${m.dev.name}: CD ${ssid} was written past the end of its ${t.maxContexts}-entry ${t.linear ? 'linear' : '2-level'} CD table (S1CDMax ${t.s1cdmax}) by ${stepRef(cd.by)}; the SMMU would raise C_BAD_SUBSTREAMID for SSID ${ssid}`);
     }
     if (ssid === 0) continue;
     const e = m.dev.group.pasidArray.load(ssid);
     const dom = e?.tag === 'HANDLE' ? e.handle.domain : e?.tag === 'DOMAIN' ? e.domain : null;
-    if (dom !== cd.domain) v('pasid-array-cd', subject, `${m.dev.name}'s CD ${ssid} is valid for ${cd.domain.label}, but ${m.dev.group.label} has ${dom?.label ?? 'nothing'} at PASID ${ssid}`);
-    if (cd.domain.freed) v('use-after-free', subject, `${m.dev.name}'s CD ${ssid} still uses freed ${cd.domain.label} (ASID ${cd.asid})`);
+    if (dom !== cd.domain) v('pasid-array-cd', subject, `${m.dev.name}'s CD ${ssid} is valid for ${cd.domain.label} (written by ${stepRef(cd.by)}, still valid), but ${m.dev.group.label} has ${dom?.label ?? 'nothing'} at PASID ${ssid}`);
+    if (cd.domain.freed) v('use-after-free', subject, `${m.dev.name}'s CD ${ssid} still uses freed ${cd.domain.label} (ASID ${cd.asid}; written by ${stepRef(cd.by)})`);
   }
 }
 

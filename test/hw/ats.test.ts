@@ -253,4 +253,3 @@ describe('atcInvCmd (arm_smmu_atc_inv_to_cmd) and the ATC', () => {
     expect(atc.size).toBe(0);
   });
 });
-

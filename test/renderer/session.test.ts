@@ -146,6 +146,17 @@ describe('time travel', () => {
     expect(fake.service.current.records).toHaveLength(0);
   });
 
+  it('a refused jump says why and puts the slider back where the lab is', async () => {
+    const fake = await bench();
+    await threeSteps(fake);
+    fake.override['lab.jumpTo'] = () => ({ ok: false, error: { code: 'internal', message: 'internal error in lab.jumpTo: out of memory' } });
+    await fireEvent.change(slider(), { target: { value: '1' } });
+    await waitFor(() => expect(byTest('outcome').textContent).toBe('internal error in lab.jumpTo: out of memory'));
+    await waitFor(() => expect(slider().value).toBe('3'));
+    expect(byTest('time-position').textContent).toBe('viewing step 3 of 3');
+    expect(byTest('ida-count').textContent).toBe('6 allocated');
+  });
+
   it('a future step selected in the timeline offers to jump there', async () => {
     const fake = await bench();
     await threeSteps(fake);

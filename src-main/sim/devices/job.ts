@@ -68,7 +68,16 @@ export class DeviceJob {
    * `dma-buf:` for kernel DMA buffers), or null.
    */
   stray(ownerPrefix: string): { va: number; pa: number; owner: string } | null {
-    for (const l of this.landings()) if (!l.owner.startsWith(ownerPrefix)) return l;
+    const c = this.strayChunk(ownerPrefix);
+    return c ? { va: c.va, pa: c.pa, owner: c.owner } : null;
+  }
+
+  /** stray() with how the page was translated (for attribution). */
+  strayChunk(ownerPrefix: string): (DmaChunk & { owner: string }) | null {
+    for (const c of this.reached) {
+      const owner = this.k.mem.regionAt(c.pa)?.owner ?? 'unallocated';
+      if (!owner.startsWith(ownerPrefix)) return { ...c, owner };
+    }
     return null;
   }
 }

@@ -12,6 +12,7 @@
  */
 import { PAGE_SIZE, type PhysMemory, type Region } from './memory.js';
 import { PageTable, VA_LIMIT, walkStage1 } from './pagetable.js';
+import type { StepTag } from './attribution.js';
 
 interface Vma {
   va: number;
@@ -27,6 +28,8 @@ export class AddressSpace {
   private vmaList: Vma[] = [];
   /** Resident pages: page-aligned VA -> the physical page backing it. */
   private readonly pages = new Map<number, Region>();
+  /** Pages unmapped and not mapped again since: page-aligned VA -> the step whose munmap cleared the PTE. */
+  private readonly unmappedBy = new Map<number, StepTag>();
   private dead = false;
 
   constructor(
@@ -117,6 +120,8 @@ export class AddressSpace {
       this.pt.unmap(p);
       this.mem.free(r);
       this.pages.delete(p);
+      const by = this.mem.attribution.current;
+      if (by) this.unmappedBy.set(p, by);
       n++;
     };
     if ((end - va) / PAGE_SIZE <= this.pages.size) {
@@ -142,6 +147,7 @@ export class AddressSpace {
     if (this.pages.has(page)) return 'already';
     const r = this.mem.alloc(PAGE_SIZE, `page:${this.label}@${hex(page)}`);
     this.pages.set(page, r);
+    if (this.unmappedBy.size) this.unmappedBy.delete(page);
     this.pt.map(page, r.base, { write: vma.write });
     return 'mapped';
   }
@@ -177,6 +183,16 @@ export class AddressSpace {
     const bytes = new Uint8Array(length);
     const r = this.cpuAccess(va, length, false, (pa, off, n) => bytes.set(this.mem.readBytes(pa, n), off));
     return r.ok ? { ok: true, bytes } : r;
+  }
+
+  /** Whether the address space still exists (exit_mmap not run yet). */
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** The step whose munmap cleared the PTE of the page holding `va`, if it is still unmapped since. */
+  unmappedAt(va: number): StepTag | undefined {
+    return this.unmappedBy.get(va - (va % PAGE_SIZE));
   }
 
   vmas(): { va: number; length: number; write: boolean }[] {

@@ -7,6 +7,8 @@
  * dma_alloc_coherent() and alloc_page() are: a 256-byte linear CD table still takes a whole page.
  */
 
+import { Attribution } from './attribution.js';
+
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
@@ -26,6 +28,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error('PhysMemory needs a little-endian host');
 
 export class PhysMemory {
+  /** Which lab step is writing now, and the facts it left (attribution.ts). */
+  readonly attribution = new Attribution();
   private readonly pages = new Map<number, Uint8Array>();
   /** The same pages as 32-bit words, for aligned word access (STE/CD/descriptor fetches). */
   private readonly words = new Map<number, Uint32Array>();

@@ -13,6 +13,7 @@ import { writeEntry } from '../hw/entry-writer.js';
 import type { PhysMemory, Region } from '../hw/memory.js';
 import { ipsEncoding, SmmuV3Hw } from '../hw/smmu.js';
 import { Atc } from '../hw/atc.js';
+import type { StepTag } from '../hw/attribution.js';
 import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
 import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
@@ -207,6 +208,8 @@ export interface Cd {
   stall: boolean;
   /** CD.R: record faults. */
   record: boolean;
+  /** The lab step that wrote this CD (write attribution); null outside a step. */
+  by?: StepTag | null;
 }
 
 /** The STE as the driver builds it (§5.5). */
@@ -261,6 +264,8 @@ export class ArmSmmuMaster {
   readonly atc: Atc | null;
   /** Page Request Groups this endpoint has sent (the PRG index of the next one, 9 bits). */
   nextPrg = 0;
+  /** The lab step that last installed this master's STE (write attribution); null at boot. */
+  steBy: StepTag | null = null;
 
   constructor(
     readonly dev: Device,
@@ -454,6 +459,7 @@ export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: numb
       syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: false });
     }
   }
+  if (cd) cd.by = k.mem.attribution.current;
   writeCdBytes(k, master, t, ssid, cd);
   const old = t.cds.get(ssid);
   if (cd) t.cds.set(ssid, cd);
@@ -618,6 +624,7 @@ function cdJson(cd: Cd): { asid: number; kind: string; s: boolean; r: boolean; d
 function installSte(k: Kernel, master: ArmSmmuMaster, ste: Ste): void {
   const from = steLabel(master.ste);
   master.ste = ste;
+  master.steBy = k.mem.attribution.current;
   const smmu = master.smmu;
   const pa = smmu.stePa(master.sid);
   // arm_smmu_write_ste() -> arm_smmu_write_entry(): hitless where it can be, each part followed by CFGI_STE + CMD_SYNC.
