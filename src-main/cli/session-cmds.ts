@@ -148,5 +148,3 @@ export function convertCommand(input: string, output: string, opts: ConvertOpts,
     throw e;
   }
 }
-
-export { sessionToScenario };
