@@ -70,6 +70,9 @@ export const responseSchema = <T extends z.ZodType>(value: T) =>
 export const PolicyName = z.enum(POLICY_NAMES);
 
 /** shared/results.ts StepResult. */
+/** The earlier step that made an isolation finding possible (results.ts FindingCause). */
+export const FindingCause = z.object({ step: z.int().min(-1), op: z.string(), text: z.string(), what: z.string() });
+
 export const StepResult = z.object({
   ok: z.boolean(),
   errno: z.string().optional(),
@@ -83,13 +86,14 @@ export const StepResult = z.object({
   events: z.array(z.string()).optional(),
   data: z.string().optional(),
   isolation: z.string().optional(),
+  cause: FindingCause.optional(),
   reached: z.array(z.object({ va: z.number(), pa: z.number(), owner: z.string() })).optional(),
 });
 
 const InvariantName = z.enum(Object.keys(INVARIANTS) as [keyof typeof INVARIANTS, ...(keyof typeof INVARIANTS)[]]);
 
 /** shared/results.ts Finding. step -1: at boot. */
-export const Finding = z.object({ step: z.int(), invariant: InvariantName, subject: z.string(), message: z.string() });
+export const Finding = z.object({ step: z.int(), invariant: InvariantName, subject: z.string(), message: z.string(), cause: FindingCause.optional() });
 
 /** An applied operation as the lab holds it: `{op: 'bind', args: {process, device}}`. */
 export const OpValue = z.object({ op: z.string(), args: z.record(z.string(), z.unknown()) });

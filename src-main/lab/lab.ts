@@ -21,6 +21,7 @@ import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, IommuSva, MmStruct } from '../sim/kernel/structs.js';
 import { buildSoc, type BootReport } from '../sim/soc.js';
 import { applyOp } from './apply.js';
+import { causeText } from '../sim/devices/isolation.js';
 import { CheckpointStore, type CheckpointOptions } from './checkpoint.js';
 import { checkDirty, markAll } from './invariants.js';
 import { stateView, type View } from './view.js';
@@ -217,9 +218,11 @@ export class Lab {
     }
     const touched = this.wantTouched ? touchedBy(this.kernel) : EMPTY_TOUCHED;
     const findings = this.check ? this.collect(index) : [];
-    if (result.isolation) findings.push({ step: index, invariant: 'isolation', subject: `dma:${index}`, message: result.isolation });
+    const cause = result.cause ? { cause: result.cause } : {};
+    if (result.isolation) findings.push({ step: index, invariant: 'isolation', subject: `dma:${index}`, message: result.isolation, ...cause });
     if (result.crossed) {
-      findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}` });
+      const message = `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}`;
+      findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: result.cause ? message + causeText(result.cause) : message, ...cause });
     }
     if (!this.check) this.kernel.dirty.clear();
     const rec = new AppliedStep(this, index, op, result, touched, findings, trace);
