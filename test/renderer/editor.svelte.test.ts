@@ -109,6 +109,32 @@ describe('the editor form', () => {
     expect(fake.invalid).toEqual([]);
   });
 
+  it('edits the SMMU ID registers (ST_LEVEL, OAS, ATS, PRI) and a PCI device ATS/PRI, with PRI needing ATS', async () => {
+    const fake = fakeApi();
+    render(App, { props: { connection: fakeConnection(fake) } });
+    const st = (await screen.findByRole('combobox', { name: 'smmu0 IDR0.ST_LEVEL' })) as HTMLSelectElement;
+    expect(st.value).toBe('2lvl');
+    await fireEvent.change(st, { target: { value: 'linear' } });
+    await fireEvent.change(screen.getByRole('combobox', { name: 'smmu0 IDR5.OAS' }), { target: { value: '44' } });
+    await fireEvent.click(screen.getByRole('checkbox', { name: 'smmu0 IDR0.ATS' }));
+    await fireEvent.click(screen.getByRole('checkbox', { name: 'smmu0 IDR0.PRI' }));
+    // PRI on a device without ATS is refused next to the field, and Apply waits.
+    await fireEvent.click(screen.getByRole('checkbox', { name: 'dsa0 PRI' }));
+    const i = [...document.querySelectorAll('[data-device-index]')].findIndex((e) => e.getAttribute('data-testid') === 'device-dsa0');
+    const err = await waitFor(() => found(`[data-error-for="soc.devices[${i}].pri"]`));
+    expect(err.textContent).toMatch(/PRI needs ATS/);
+    expect((screen.getByTestId('apply-soc') as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByRole('checkbox', { name: 'dsa0 ATS' }));
+    await waitFor(() => expect((screen.getByTestId('apply-soc') as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId('apply-soc'));
+    await waitFor(() => expect(fake.calls.some((c) => c.name === 'lab.configure')).toBe(true));
+    const soc = (fake.calls.find((c) => c.name === 'lab.configure')!.input as { soc: { smmus: Record<string, unknown>[]; devices: Record<string, unknown>[] } }).soc;
+    expect(soc.smmus[0]).toMatchObject({ st_level: 'linear', oas: 44, ats: true, pri: true });
+    expect(soc.devices[i]).toMatchObject({ name: 'dsa0', ats: true, pri: true });
+    await waitFor(() => expect(screen.queryByTestId('editor-dirty')).toBeNull());
+    expect(fake.invalid).toEqual([]);
+  });
+
   it('shows a local error next to its field and disables Apply', async () => {
     const fake = fakeApi();
     render(App, { props: { connection: fakeConnection(fake) } });
