@@ -19,6 +19,7 @@ import type { DeviceJob } from '../sim/devices/job.js';
 import { armSmmuMmArchInvalidateSecondaryTlbs } from '../sim/smmuv3/driver.js';
 import { causeText, isolationCause } from '../sim/devices/isolation.js';
 import type { DmaChunk } from '../sim/devices/dma.js';
+import type { StepTag } from '../sim/hw/attribution.js';
 
 class Rejected extends Error {}
 
@@ -200,7 +201,7 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   const closing = op.op === 'unbind' || op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
   // Write attribution: what the step writes is tagged with its index (the lab's records.length) and its text.
   const attr = k.mem.attribution;
-  attr.begin(op.op, stepText(op));
+  attr.begin(op.op, op.args as Record<string, unknown>);
   let res: StepResult | null = null;
   try {
     res = applyInner(k, op);
@@ -211,18 +212,11 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   return res;
 }
 
-/** A step in words for attribution: `unmap { process: p, va: 0x400000, length: 0x1000, notify: false }`. */
-function stepText(op: Op): string {
-  const HEX = new Set(['va', 'iova', 'length', 'sid', 'src', 'dst', 'completion', 'dst_length']);
-  const parts = Object.entries(op.args as Record<string, unknown>).map(([key, v]) => `${key}: ${typeof v === 'number' && HEX.has(key) ? `0x${v.toString(16)}` : String(v)}`);
-  return `${op.op} { ${parts.join(', ')} }`;
-}
-
 /** Records which step handed a file its PASID and, if it changed, which step gave the mm its PASID. */
 function notePasids(k: Kernel, p: Process, file: OpenFile, mmPasidBefore: number | undefined): void {
-  const attr = k.mem.attribution;
-  attr.note(`file:${file.label}`);
-  if (p.mm.iommuMm?.pasid !== mmPasidBefore) attr.note(`mmpasid:${p.mm.label}`);
+  const by = k.mem.attribution.current;
+  file.pasidBy = by;
+  if (p.mm.iommuMm?.pasid !== mmPasidBefore) p.mm.pasidBy = by;
 }
 
 /** The isolation text's cause tail, and the cause on the result. */
@@ -331,7 +325,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
       const r = enqcmd(k, p, op.args.thread, d);
       if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
       const res: StepResult = { ok: true, pasid: r.pasid, reaches: r.reaches, crossed: r.crossed };
-      if (r.crossed) withCause(res, isolationCause(k, d, r.pasid, p.mm, null, `mmpasid:${p.mm.label}`));
+      if (r.crossed) withCause(res, isolationCause(d, r.pasid, p.mm, null, p.mm.pasidBy));
       return res;
     }
     case 'map': {
@@ -381,12 +375,12 @@ function applyInner(k: Kernel, op: Op): StepResult {
       const d = device(k, op.args.device);
       let ssid: number | null = op.args.ssid ?? null;
       let forMm: MmStruct | null = null;
-      let pasidKey: string | null = null;
+      let pasidBy: StepTag | null = null;
       if (op.args.process !== undefined) {
         const f = dmaFile(existing(k, op.args.process), d.name)!;
         ssid = f.pasid;
         forMm = f.handle.domain.mm;
-        pasidKey = `file:${f.label}`;
+        pasidBy = f.pasidBy;
       }
       const r = deviceDma(k, d, ssid, op.args.va, op.args.length, op.args.write, hexBytes(op.args.data), op.args.sid);
       const reached = r.reached.map((c) => ({ va: c.va, pa: c.pa, owner: k.mem.regionAt(c.pa)?.owner ?? 'unallocated' }));
@@ -406,7 +400,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
         const stray = reached[i];
         if (stray) {
           res.isolation = `DMA from ${d.name} for ${forMm.label} (SSID ${ssid}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
-          withCause(res, isolationCause(k, d, ssid, forMm, r.reached[i]!, pasidKey));
+          withCause(res, isolationCause(d, ssid, forMm, r.reached[i]!, pasidBy));
         }
       }
       return res;
@@ -426,26 +420,26 @@ function applySubmit(k: Kernel, a: OpArgs<'submit'>): StepResult {
     const r = accelRun(k, d, ctx, { op: a.op as AccelOp, src: a.src ?? null, dst: a.dst, length: a.length, pattern });
     const mm = f.handle.domain.mm;
     const owner = { ownerPrefix: `page:${mm?.label ?? '?'}@`, forLabel: mm?.label ?? f.label };
-    return jobResult(k, d, r.job, { ssid: r.ssid, ok: r.ok, errno: 'EFAULT', why: r.why, detail: `context ${ctx.index}, SSID register ${ctx.ssid}` }, owner, { mm, pasidKey: `file:${f.label}` });
+    return jobResult(k, d, r.job, { ssid: r.ssid, ok: r.ok, errno: 'EFAULT', why: r.why, detail: `context ${ctx.index}, SSID register ${ctx.ssid}` }, owner, { mm, pasidBy: f.pasidBy });
   }
   const wq = d.wqs.find((w) => w.name === a.wq)!;
   let route: IdxdRoute;
-  let who: { mm: MmStruct | null; pasidKey: string | null };
+  let who: { mm: MmStruct | null; pasidBy: StepTag | null };
   if (a.process === undefined) {
     const r = idxdRouteKernel(k, d, wq);
     if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
     route = r;
-    who = { mm: null, pasidKey: null };
+    who = { mm: null, pasidBy: null };
   } else if (wq.mode === 'dedicated') {
     route = idxdRouteDedicated(k, d, wq, wq.owner!);
-    who = { mm: wq.owner!.handle.domain.mm, pasidKey: `file:${wq.owner!.label}` };
+    who = { mm: wq.owner!.handle.domain.mm, pasidBy: wq.owner!.pasidBy };
   } else {
     const p = actor(k, a.process);
     k.dirty.processes.add(p); // a thread named for the first time appears even when the ENQCMD faults
     const r = idxdRouteEnqcmd(k, d, wq, p, a.thread ?? 'main');
     if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
     route = r;
-    who = { mm: p.mm, pasidKey: `mmpasid:${p.mm.label}` };
+    who = { mm: p.mm, pasidBy: p.mm.pasidBy };
   }
   const r = idxdRun(k, d, route.ssid, {
     op: a.op as IdxdOp,
@@ -476,7 +470,7 @@ function jobResult(
   job: DeviceJob,
   o: { ssid: number | null; ok: boolean; errno: string; why: string; detail: string },
   route: Pick<IdxdRoute, 'ownerPrefix' | 'forLabel' | 'reaches' | 'crossed'>,
-  who: { mm: MmStruct | null; pasidKey: string | null },
+  who: { mm: MmStruct | null; pasidBy: StepTag | null },
 ): StepResult {
   const reached = job.landings();
   const res: StepResult = {
@@ -492,6 +486,6 @@ function jobResult(
   const stray = job.strayChunk(route.ownerPrefix);
   if (stray) res.isolation = `a job on ${d.name} for ${route.forLabel} (${tag}) reached PA 0x${stray.pa.toString(16)}, which is ${stray.owner === 'unallocated' ? 'unallocated memory' : stray.owner}`;
   else if (route.crossed) res.isolation = `a descriptor from ${route.forLabel} carried PASID ${o.ssid}, which names ${route.reaches} on ${d.name}`;
-  if (res.isolation) withCause(res, isolationCause(k, d, o.ssid, who.mm, stray as DmaChunk | null, who.pasidKey));
+  if (res.isolation) withCause(res, isolationCause(d, o.ssid, who.mm, stray as DmaChunk | null, who.pasidBy));
   return res;
 }

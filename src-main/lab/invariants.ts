@@ -143,7 +143,7 @@ export function checkDirty(k: Kernel): CheckResult {
       const o = ownerOf(slot);
       if (o !== h.domain.mm) {
         const cd = f.dev.master.cdTable?.cds.get(f.pasid);
-        const handed = k.mem.attribution.fact(`file:${f.label}`);
+        const handed = f.pasidBy;
         v('bond-pasid', fs, `${f.dev.name}'s driver programmed PASID ${f.pasid} for ${h.domain.mm?.label} (handed out by ${stepRef(handed)}), but that PASID names ${who(o)} on ${f.dev.name}${cd ? ` (CD ${f.pasid} written by ${stepRef(cd.by)})` : ''}`);
       }
     }

@@ -33,9 +33,9 @@ export function causeText(c: FindingCause | null): string {
 /**
  * The cause of a DMA from `dev` with SubstreamID `ssid` (null: none) issued for `forMm` (null: the kernel) that
  * reached `chunk`'s page (null: a descriptor that crossed without a stray page), or null when the lab cannot tell.
- * `pasidKey` is the attribution fact of where the PASID came from (`file:<label>` or `mmpasid:<mm>`).
+ * `pasidBy` is the step that handed out the PASID used (an open file's or an mm's, see apply.ts notePasids).
  */
-export function isolationCause(k: Kernel, dev: Device, ssid: number | null, forMm: MmStruct | null, chunk: DmaChunk | null, pasidKey: string | null): FindingCause | null {
+export function isolationCause(dev: Device, ssid: number | null, forMm: MmStruct | null, chunk: DmaChunk | null, pasidBy: StepTag | null): FindingCause | null {
   const cd = dev.master.cdTable?.cds.get(ssid ?? 0);
   const cdMm = cd?.domain.mm ?? null;
   if (chunk && (chunk.via === 'tlb' || chunk.via === 'atc') && cdMm?.as?.alive) {
@@ -51,7 +51,6 @@ export function isolationCause(k: Kernel, dev: Device, ssid: number | null, forM
     }
   }
   if (cd && cdMm !== forMm) {
-    const pasidBy = pasidKey ? k.mem.attribution.fact(pasidKey) : undefined;
     const cdBy = cd.by ?? null;
     const n = ssid ?? 0;
     const who = forMm ? forMm.label : 'the kernel';

@@ -8,41 +8,47 @@
  * time travel restore it with everything else and the same steps always attribute the same way.
  */
 
-/** One applied step, as attribution records it. Frozen: shared by every structure it tagged. */
-export interface StepTag {
-  /** Index of the step in the lab's step list. */
-  readonly step: number;
-  /** Its operation (`unmap`, `bind`, ...). */
-  readonly op: string;
+/**
+ * One applied step, as attribution records it. Frozen: shared by every structure it tagged (a CD, an STE, an
+ * unmapped page, an open file and an mm for the PASID they were handed), never copied by checkpoints. Its text is
+ * written only when a finding asks for it: most steps never cause one.
+ */
+export class StepTag {
+  #text: string | null = null;
+  constructor(
+    /** Index of the step in the lab's step list. */
+    readonly step: number,
+    /** Its operation (`unmap`, `bind`, ...). */
+    readonly op: string,
+    private readonly args: Readonly<Record<string, unknown>>,
+  ) {
+    Object.freeze(this);
+  }
+
   /** The step in words, e.g. `unmap { process: p, va: 0x400000, length: 0x1000, notify: false }`. */
-  readonly text: string;
+  get text(): string {
+    return (this.#text ??= `${this.op} { ${Object.entries(this.args).map(([key, v]) => `${key}: ${typeof v === 'number' && HEX_ARGS.has(key) ? `0x${v.toString(16)}` : String(v)}`).join(', ')} }`);
+  }
 }
+
+/** Step arguments written in hex (addresses and sizes). */
+const HEX_ARGS = new Set(['va', 'iova', 'length', 'sid', 'src', 'dst', 'completion', 'dst_length']);
 
 export class Attribution {
   /** Steps applied so far: the index the next one gets (a rejected step is not applied and takes none). */
   applied = 0;
   /** The step being applied; null outside one (boot, code driving the kernel directly). */
   current: StepTag | null = null;
-  /** Kernel-level facts by key (`file:<label>`, `mmpasid:<mm label>`): the step that last set them. */
-  readonly facts = new Map<string, StepTag>();
 
   /** A step starts: what it writes from now on is tagged with it. */
-  begin(op: string, text: string): void {
-    this.current = Object.freeze({ step: this.applied, op, text });
+  begin(op: string, args: Readonly<Record<string, unknown>>): void {
+    // A frozen copy: the tag is shared by checkpoints, and the caller's object is the caller's.
+    this.current = new StepTag(this.applied, op, Object.isFrozen(args) ? args : Object.freeze({ ...args }));
   }
 
   /** The step ends; `applied`: it was carried out (it then has its index), not rejected. */
   end(applied: boolean): void {
     if (applied) this.applied++;
     this.current = null;
-  }
-
-  /** Records that the current step set `key` (nothing outside a step). */
-  note(key: string): void {
-    if (this.current) this.facts.set(key, this.current);
-  }
-
-  fact(key: string): StepTag | undefined {
-    return this.facts.get(key);
   }
 }

@@ -28,7 +28,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error('PhysMemory needs a little-endian host');
 
 export class PhysMemory {
-  /** Which lab step is writing now, and the facts it left (attribution.ts). */
+  /** Which lab step is writing now (attribution.ts): what it writes is tagged with it. */
   readonly attribution = new Attribution();
   private readonly pages = new Map<number, Uint8Array>();
   /** The same pages as 32-bit words, for aligned word access (STE/CD/descriptor fetches). */

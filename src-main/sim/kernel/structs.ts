@@ -7,6 +7,7 @@ import { IOMMU_PASID_INVALID } from './constants.js';
 import { IdBitmap } from './idbitmap.js';
 import type { Ida } from './ida.js';
 import type { AddressSpace } from '../hw/address-space.js';
+import type { StepTag } from '../hw/attribution.js';
 import type { PageTable } from '../hw/pagetable.js';
 import type { ArmSmmuDevice, ArmSmmuDomain, ArmSmmuMaster } from '../smmuv3/driver.js';
 
@@ -235,6 +236,8 @@ export class IommuMmData {
 
 /** struct mm_struct: mm_users (address-space users) and mm_count (struct references, mmgrab), and mm->iommu_mm. */
 export class MmStruct {
+  /** The lab step that last gave this mm its PASID (write attribution, hw/attribution.ts). */
+  pasidBy: StepTag | null = null;
   mmUsers = 1;
   mmCount = 1;
   iommuMm: IommuMmData | null = null;
@@ -261,6 +264,8 @@ export interface Thread {
 /** An open device file whose driver holds an SVA bond (uacce / idxd cdev); shared by fork, released at last close. */
 export class OpenFile {
   refs = 1;
+  /** The lab step that handed this file its PASID (write attribution, hw/attribution.ts); null outside a step. */
+  pasidBy: StepTag | null = null;
   constructor(
     readonly id: number,
     readonly dev: Device,
