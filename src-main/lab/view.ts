@@ -5,6 +5,7 @@
 import { IOMMU_PASID_INVALID } from '../sim/kernel/constants.js';
 import { entryLabel } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
+import { pprLogDetail } from '../sim/hw/priq.js';
 import type { Device, IommuDomain, IommuGroup, IommuSva, MmStruct, Process } from '../sim/kernel/structs.js';
 import { armSmmuCdPa, cmdText, steLabel, type ArmSmmuDevice } from '../sim/smmuv3/driver.js';
 import { accelContextsView } from '../sim/devices/accel.js';
@@ -100,7 +101,7 @@ export function smmuView(k: Kernel, s: ArmSmmuDevice): View {
       cmdq: { issued: hw.cmdSeq, last: hw.lastCommands(8).map((c) => `${c.seq}: ${cmdText(c.cmd)}`) },
       evtq: { capacity: hw.evtq.capacity, produced: hw.evtq.produced, overflowed: hw.evtq.overflowed, pending: hw.evtq.entries.length },
       /** The PRI queue (IDR0.PRI), null without one: counters and the last 4 page requests with the driver's answer. */
-      priq: hw.priq ? { capacity: hw.priq.capacity, produced: hw.priq.produced, overflowed: hw.priq.overflowed, pending: hw.priq.entries.length, last: hw.priLog.slice(-4).map((p) => ({ ...p.record, resp: p.resp })) } : null,
+      priq: hw.priq ? { capacity: hw.priq.capacity, produced: hw.priq.produced, overflowed: hw.priq.overflowed, pending: hw.priq.entries.length, last: hw.priLog.slice(-4).map((p) => ({ ...p.record, resp: p.resp, log: pprLogDetail(p.record) })) } : null,
       events: lastEvents(k, s.name, 4),
       stats: { ...hw.stats, tlb_entries: hw.tlbSize() },
     };

@@ -10,7 +10,7 @@
  *   queue, which mainline's arm_smmu_handle_ppr() denies (PRI_RESP_DENY): the DMA fails, no event is recorded.
  */
 import type { EventRecord, EventName } from '../hw/events.js';
-import type { PriRecord } from '../hw/priq.js';
+import { pprLogDetail, type PriRecord } from '../hw/priq.js';
 import type { Txn, TxnResult } from '../hw/smmu.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Device } from '../kernel/structs.js';
@@ -91,10 +91,7 @@ export function armSmmuPriqThread(k: Kernel, smmu: ArmSmmuDevice): PriRecord[] {
   const recs = q.drain();
   for (const r of recs) {
     let resp: 'deny' | null = null;
-    if (k.tr.on) {
-      const perm = `${r.read ? 'R' : ''}${r.write ? 'W' : ''}${r.exec ? 'X' : ''}`;
-      k.tr.note(`priq ${smmu.name}: unexpected PRI request received: sid 0x${r.sid.toString(16).padStart(8, '0')}.0x${r.ssid.toString(16).padStart(5, '0')}: [${r.grpid}${r.last ? 'L' : ''}] ${r.priv ? '' : 'un'}privileged ${perm} access at iova 0x${r.addr.toString(16).padStart(16, '0')}`);
-    }
+    if (k.tr.on) k.tr.note(`priq ${smmu.name}: unexpected PRI request received: ${pprLogDetail(r)}`);
     if (r.last) {
       resp = 'deny';
       armSmmuCmd(k, smmu, { op: 'PRI_RESP', sid: r.sid, ssid: r.ssid, ssv: r.ssv, grpid: r.grpid, resp: 'deny' });

@@ -42,6 +42,15 @@ export interface PriRecord {
   addr: number;
 }
 
+/**
+ * arm_smmu_handle_ppr()'s dev_info() detail line for a request (after "unexpected PRI request received:"), as the
+ * kernel prints it: `sid 0x%08x.0x%05x: [%u%s] %sprivileged %s%s%s access at iova 0x%016llx`.
+ */
+export function pprLogDetail(r: PriRecord): string {
+  const perm = `${r.read ? 'R' : ''}${r.write ? 'W' : ''}${r.exec ? 'X' : ''}`;
+  return `sid 0x${r.sid.toString(16).padStart(8, '0')}.0x${r.ssid.toString(16).padStart(5, '0')}: [${r.grpid}${r.last ? 'L' : ''}] ${r.priv ? '' : 'un'}privileged ${perm} access at iova 0x${r.addr.toString(16).padStart(16, '0')}`;
+}
+
 export function encodePri(r: PriRecord): Uint32Array {
   const w = new Uint32Array(PRIQ_WORDS);
   setF(w, PRIQ_FIELD.SID, r.sid);
