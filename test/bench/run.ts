@@ -3,7 +3,7 @@
  *
  *   npm run bench                                   # build, then run everything (a few minutes on 2 idle cores)
  *   node --expose-gc dist/test/bench/run.js         # same, with exact heap figures (global.gc before each reading)
- *   node dist/test/bench/run.js sva trace           # only some sections: ida xarray sva scale trace dma cdmem
+ *   node dist/test/bench/run.js sva trace           # only some sections: ida xarray sva scale trace dma cdmem sessions
  *   node dist/test/bench/run.js sva policy=mainline check=off ui=off   # one configuration (for profiling)
  *
  * Without --expose-gc the heap figures are process.memoryUsage() readings taken without a forced collection, so they
@@ -20,6 +20,7 @@ import { benchIdaFill, benchIdaSteady, benchXarray, sink } from './ida-bench.js'
 import { fmtBytes, fmtInt, fmtRate, gcFn, now, since, table, verdict } from './harness.js';
 import { populate, timePairs, timeSplit, type PairResult, type SplitResult } from './sva-bench.js';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
+import { runSessionsBench } from './sessions-bench.js';
 import { cdMemoryCase, dmaLab, dmaSink, evenPasids, randomPasids, timeDmaSteps, timeTranslate, type CdMemoryCase, type XlateResult } from './dma-bench.js';
 
 const SEED = 0x5eed5a1;
@@ -34,7 +35,7 @@ const TARGET_SCALE_RATIO = 1.5;
 /** Issue 3: SMMU translations per second on the TLB-hit path. */
 const TARGET_XLATE_HIT = 2_000_000;
 
-const SECTIONS = ['ida', 'xarray', 'sva', 'scale', 'trace', 'dma', 'cdmem'] as const;
+const SECTIONS = ['ida', 'xarray', 'sva', 'scale', 'trace', 'dma', 'cdmem', 'sessions'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -388,12 +389,22 @@ if (want('cdmem')) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Sessions: time travel in a 100,000-step session (issue 5)
+if (want('sessions')) {
+  heading('8. Sessions: jumps anywhere in a 100,000-step session (target: well under a second)');
+  const s = runSessionsBench({ steps: 100_000, jumps: 200 });
+  const TARGET_JUMP_MS = 1000;
+  targets.push({ figure: 'jump anywhere, 100k-step session (max)', value: s.jumpMaxMs, unit: 'ms', target: '< 1000 ms', met: s.jumpMaxMs < TARGET_JUMP_MS });
+  json.sessions = s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 heading('Targets');
 if (targets.length) {
   console.log(
     table([
       ['figure', 'value', 'value (CPU time)', 'target', 'verdict', 'verdict (CPU time)'],
-      ...targets.map((t) => [t.figure, t.unit === 'x' ? `${t.value.toFixed(2)}x` : t.unit === 'bool' ? (t.value ? 'yes' : 'no') : fmtRate(t.value), t.cpuValue === undefined ? '' : t.unit === 'x' ? `${t.cpuValue.toFixed(2)}x` : fmtRate(t.cpuValue), t.target, verdict(t.met), t.cpuMet === undefined ? '' : verdict(t.cpuMet)]),
+      ...targets.map((t) => [t.figure, t.unit === 'x' ? `${t.value.toFixed(2)}x` : t.unit === 'bool' ? (t.value ? 'yes' : 'no') : t.unit === 'ms' ? `${t.value.toFixed(0)} ms` : fmtRate(t.value), t.cpuValue === undefined ? '' : t.unit === 'x' ? `${t.cpuValue.toFixed(2)}x` : fmtRate(t.cpuValue), t.target, verdict(t.met), t.cpuMet === undefined ? '' : verdict(t.cpuMet)]),
     ]),
   );
 } else console.log('(no targeted figure in the selected sections)');

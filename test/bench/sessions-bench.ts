@@ -10,6 +10,7 @@
  * a small SoC, applied to a lab as the app runs it (invariants checked, trace and touched sets recorded). Without
  * --expose-gc the memory figures include garbage not yet collected.
  */
+import { pathToFileURL } from 'node:url';
 import { SocConfig } from '../../shared/soc-config.js';
 import { parseSessionText, serializeSession } from '../../shared/session.js';
 import type { Op } from '../../shared/steps.js';
@@ -20,9 +21,9 @@ const arg = (name: string, dflt: number): number => {
   const a = process.argv.find((x) => x.startsWith(`${name}=`));
   return a ? Number(a.slice(name.length + 1)) : dflt;
 };
-const STEPS = arg('steps', 100_000);
-const JUMPS = arg('jumps', 200);
-const SEED = arg('seed', 0x5e55);
+let STEPS = arg('steps', 100_000);
+let JUMPS = arg('jumps', 200);
+let SEED = arg('seed', 0x5e55);
 
 const SOC = SocConfig.parse({
   arch: 'arm64',
@@ -95,7 +96,25 @@ function build(lab: Lab, seed: number): number {
   return performance.now() - t0;
 }
 
-function main(): void {
+/** The figures of one run (also printed as a table). `npm run bench` runs it as its `sessions` section. */
+export interface SessionsBench {
+  steps: number;
+  jumpMedianMs: number;
+  jumpP95Ms: number;
+  jumpMaxMs: number;
+  labBytes: number;
+  checkpoints: number;
+  [k: string]: unknown;
+}
+
+export function runSessionsBench(opts: { steps?: number; jumps?: number; seed?: number } = {}): SessionsBench {
+  STEPS = opts.steps ?? STEPS;
+  JUMPS = opts.jumps ?? JUMPS;
+  SEED = opts.seed ?? SEED;
+  return main();
+}
+
+function main(): SessionsBench {
   console.log(`sessions bench: ${STEPS.toLocaleString('en')} steps, ${JUMPS} random jumps, seed ${SEED}${gc ? '' : ' (no --expose-gc: memory figures are approximate)'}`);
 
   // The same session twice, without and with checkpoints: the difference in memory is what the checkpoints take.
@@ -165,8 +184,7 @@ function main(): void {
   const w = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
   console.log(`  jump target: well under a second -> ${Math.max(...times, toEnd, toStart) < 1000 ? 'met' : 'NOT met'} (max ${ms(Math.max(...times, toEnd, toStart))})${same ? '' : '  [the two builds differ!]'}`);
-  console.log(
-    `BENCH_JSON ${JSON.stringify({
+  const figures: SessionsBench = {
       steps: STEPS,
       buildMs,
       buildPlainMs,
@@ -188,8 +206,9 @@ function main(): void {
       parseMs,
       rebuildMs,
       exactMemory: gc !== undefined,
-    })}`,
-  );
+  };
+  return figures;
 }
 
-main();
+// Run directly (node dist/test/bench/sessions-bench.js): print the figures and the JSON line.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) console.log(`BENCH_JSON ${JSON.stringify(main())}`);
