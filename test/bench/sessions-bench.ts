@@ -21,9 +21,9 @@ const arg = (name: string, dflt: number): number => {
   const a = process.argv.find((x) => x.startsWith(`${name}=`));
   return a ? Number(a.slice(name.length + 1)) : dflt;
 };
-let STEPS = arg('steps', 100_000);
-let JUMPS = arg('jumps', 200);
-let SEED = arg('seed', 0x5e55);
+const STEPS = arg('steps', 100_000);
+const JUMPS = arg('jumps', 200);
+const SEED = arg('seed', 0x5e55);
 
 const SOC = SocConfig.parse({
   arch: 'arm64',
@@ -96,7 +96,7 @@ function build(lab: Lab, seed: number): number {
   return performance.now() - t0;
 }
 
-/** The figures of one run (also printed as a table). `npm run bench` runs it as its `sessions` section. */
+/** The figures of one run (also printed as a table). `npm run bench` runs this script as its `sessions` section. */
 export interface SessionsBench {
   steps: number;
   jumpMedianMs: number;
@@ -105,13 +105,6 @@ export interface SessionsBench {
   labBytes: number;
   checkpoints: number;
   [k: string]: unknown;
-}
-
-export function runSessionsBench(opts: { steps?: number; jumps?: number; seed?: number } = {}): SessionsBench {
-  STEPS = opts.steps ?? STEPS;
-  JUMPS = opts.jumps ?? JUMPS;
-  SEED = opts.seed ?? SEED;
-  return main();
 }
 
 function main(): SessionsBench {
