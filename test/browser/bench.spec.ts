@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { join } from 'node:path';
-import { SHOTS, startHost, type Host } from './host.js';
+import { SHOTS, openBench, startHost, type Host } from './host.js';
 
 let host: Host;
 test.beforeEach(async () => {
@@ -16,13 +16,7 @@ test.afterEach(async () => {
 });
 
 async function open(page: Page): Promise<void> {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(host.url);
-  await expect(page.getByTestId('step')).toBeVisible();
+  const errors = await openBench(page, host.url);
   // The CSP (meta and header) must not have blocked anything the page needs.
   expect(errors).toEqual([]);
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect, type Page } from '@playwright/test';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHOTS = join(ROOT, 'reports', 'screenshots');
@@ -47,4 +48,19 @@ export async function startHost(args: string[] = []): Promise<Host> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Opens the bench at `url` and waits until it can take a step. Returns the page's errors (uncaught exceptions and
+ * console errors, a CSP block among them), collected from before the load on: tests expect it to stay empty.
+ */
+export async function openBench(page: Page, url: string): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(url);
+  await expect(page.getByTestId('step')).toBeVisible();
+  return errors;
 }

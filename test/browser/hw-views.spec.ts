@@ -6,7 +6,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, SHOTS, startHost, type Host } from './host.js';
+import { ROOT, SHOTS, openBench, startHost, type Host } from './host.js';
 
 let host: Host;
 test.beforeEach(async () => {
@@ -17,13 +17,7 @@ test.afterEach(async () => {
 });
 
 async function openWith(page: Page, file: string): Promise<void> {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(host.url);
-  await expect(page.getByTestId('step')).toBeVisible();
+  const errors = await openBench(page, host.url);
   const text = readFileSync(join(ROOT, 'scenarios', file));
   await page.getByTestId('scenario-file').setInputFiles({ name: file, mimeType: 'text/yaml', buffer: text });
   await expect(page.getByTestId('outcome')).toContainText(`loaded ${file}`);

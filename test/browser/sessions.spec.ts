@@ -7,7 +7,7 @@
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHOTS, startHost, type Host } from './host.js';
+import { SHOTS, openBench, startHost, type Host } from './host.js';
 
 let host: Host;
 test.beforeEach(async () => {
@@ -17,16 +17,7 @@ test.afterEach(async () => {
   await host.stop();
 });
 
-async function open(page: Page): Promise<string[]> {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(host.url);
-  await expect(page.getByTestId('step')).toBeVisible();
-  return errors;
-}
+const open = (page: Page): Promise<string[]> => openBench(page, host.url);
 
 /** Applies steps from the command bar, waiting for each to reach the timeline. */
 async function apply(page: Page, ...lines: string[]): Promise<void> {
