@@ -2,18 +2,32 @@
 import { describe, expect, it } from 'vitest';
 import { applyPatch, bitmapIds, liveStateFrom, REQUESTS } from '../../shared/contract.js';
 import { DEFAULT_SOC } from '../../shared/default-soc.js';
-import { LabService } from '../../src-main/host/service.js';
+import { LabService, type LabServiceOptions } from '../../src-main/host/service.js';
+
+/**
+ * Applies `steps` ('undo' undoes) through a LabService, a client state following its patches, and checks after each
+ * step that the patched state equals a fresh state view. Returns the service for further checks.
+ */
+function expectPatchesExact(opts: LabServiceOptions, steps: unknown[], label: string): LabService {
+  const svc = new LabService(opts);
+  const snap = svc.request('lab.snapshot', {});
+  if (!snap.ok) throw new Error(snap.error.message);
+  const state = liveStateFrom(snap.value);
+  svc.subscribe((e) => {
+    if (e.name === 'lab.patch') applyPatch(state, e.payload.patch, e.payload.seq);
+  });
+  for (const raw of steps) {
+    const r = raw === 'undo' ? svc.request('lab.undo', {}) : svc.request('lab.step', { step: raw });
+    if (!r.ok) throw new Error(`${JSON.stringify(raw)}: ${r.error.message}`);
+    if (raw !== 'undo') REQUESTS['lab.step'].output.parse(r.value);
+    expect({ ...state.view, ida: bitmapIds(state.ida) }, `${label}after ${JSON.stringify(raw)}`).toEqual(svc.current.view());
+  }
+  return svc;
+}
 
 describe('patches with device steps', () => {
   it('applied to the first snapshot, reproduce stateView after binds, jobs, forks, exits and undos', () => {
     for (const policy of ['driver-pasid', 'rfc-v1'] as const) {
-      const svc = new LabService({ soc: { ...DEFAULT_SOC, enqcmd: true }, policy });
-      const snap = svc.request('lab.snapshot', {});
-      if (!snap.ok) throw new Error(snap.error.message);
-      const state = liveStateFrom(snap.value);
-      svc.subscribe((e) => {
-        if (e.name === 'lab.patch') applyPatch(state, e.payload.patch, e.payload.seq);
-      });
       const steps: unknown[] = [
         { map: { process: 'p', va: 0x400000, length: 0x4000 } },
         { touch: { process: 'p', va: 0x400000, length: 0x4000, data: '00' } },
@@ -33,12 +47,7 @@ describe('patches with device steps', () => {
         'undo',
         { bind: { process: 'q', device: 'accel' } },
       ];
-      for (const raw of steps) {
-        const r = raw === 'undo' ? svc.request('lab.undo', {}) : svc.request('lab.step', { step: raw });
-        if (!r.ok) throw new Error(`${JSON.stringify(raw)}: ${r.error.message}`);
-        if (raw !== 'undo') REQUESTS['lab.step'].output.parse(r.value);
-        expect({ ...state.view, ida: bitmapIds(state.ida) }, `${policy} after ${JSON.stringify(raw)}`).toEqual(svc.current.view());
-      }
+      expectPatchesExact({ soc: { ...DEFAULT_SOC, enqcmd: true }, policy }, steps, `${policy} `);
     }
   });
 
@@ -51,13 +60,6 @@ describe('patches with device steps', () => {
         { name: 'nic', kind: 'pci' as const, smmu: 'smmu0', sid: 0x100, pasid_bits: 8, ats: true },
       ],
     };
-    const svc = new LabService({ soc, policy: 'mainline' });
-    const snap = svc.request('lab.snapshot', {});
-    if (!snap.ok) throw new Error(snap.error.message);
-    const state = liveStateFrom(snap.value);
-    svc.subscribe((e) => {
-      if (e.name === 'lab.patch') applyPatch(state, e.payload.patch, e.payload.seq);
-    });
     const steps: unknown[] = [
       { map: { process: 'p', va: 0x400000, length: 0x3000 } },
       { touch: { process: 'p', va: 0x400000, length: 0x2000, data: '00' } },
@@ -74,11 +76,7 @@ describe('patches with device steps', () => {
       { unbind: { process: 'p', device: 'nic' } },
       { exit: { process: 'p' } },
     ];
-    for (const raw of steps) {
-      const r = raw === 'undo' ? svc.request('lab.undo', {}) : svc.request('lab.step', { step: raw });
-      if (!r.ok) throw new Error(`${JSON.stringify(raw)}: ${r.error.message}`);
-      expect({ ...state.view, ida: bitmapIds(state.ida) }, `after ${JSON.stringify(raw)}`).toEqual(svc.current.view());
-    }
+    const svc = expectPatchesExact({ soc, policy: 'mainline' }, steps, '');
     expect(svc.current.view().smmus.smmu0.priq.produced).toBe(1);
   });
 });
