@@ -314,7 +314,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
       }
       // A paging domain that an earlier attach_rid allocated belongs to whoever attached it (VFIO, iommufd), which
       // frees it once it is replaced; the default domain stays with the group.
-      if (old && old !== domain && old !== group.defaultDomain && old.smmuDomain && old.attachments.size === 0) freeRidDomain(k, old);
+      if (old && old !== domain && old !== group.defaultDomain && old.smmuDomain && old.attachedSlots === 0) freeRidDomain(k, old);
       return { ok: true };
     }
     case 'enqcmd': {

@@ -16,6 +16,7 @@
  */
 import type { Kernel } from '../sim/kernel/kernel.js';
 import { POLICIES } from '../sim/policies/index.js';
+import { isShareable } from '../sim/immutable.js';
 
 /** Objects reachable from a kernel that are shared constants, never copied. Frozen objects are always shared too. */
 export const SHARED_SINGLETONS: ReadonlySet<object> = new Set<object>(Object.values(POLICIES));
@@ -66,7 +67,7 @@ type AnyCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => 
 /**
  * A prototype-preserving deep copy of the graph under `root`. Iterative (a long list does not overflow the stack);
  * property order, Map and Set insertion order, property attributes and non-extensibility are kept. Functions, frozen
- * objects and `shared` objects are returned as they are.
+ * objects, instances of IMMUTABLE-marked classes (sim/immutable.ts) and `shared` objects are returned as they are.
  */
 export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
   const shared = opts.shared ?? SHARED_SINGLETONS;
@@ -80,7 +81,7 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
     if (typeof v !== 'object' || v === null) return v;
     const hit = memo.get(v);
     if (hit !== undefined) return hit;
-    if (shared.has(v) || Object.isFrozen(v)) return v;
+    if (shared.has(v) || isShareable(v)) return v;
     let out: object;
     const earlier = reuse?.get(v);
     if (earlier !== undefined) {
@@ -200,7 +201,7 @@ function isIndex(key: string): boolean {
 
 /** Pushes `v` when a clone would descend into it (an object that is not a shared constant). */
 function isNode(v: unknown, shared: ReadonlySet<object>): v is object {
-  return typeof v === 'object' && v !== null && !shared.has(v) && !Object.isFrozen(v);
+  return typeof v === 'object' && v !== null && !shared.has(v) && !isShareable(v);
 }
 
 /**

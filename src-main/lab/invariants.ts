@@ -183,11 +183,11 @@ function checkDomain(dom: IommuDomain, checked: Set<string>, v: (i: InvariantNam
   const subject = `domain:${dom.label}`;
   checked.add(subject);
   if (dom.freed) {
-    if (dom.attachments.size > 0) v('use-after-free', subject, `${dom.label} was freed with ${dom.attachments.size} attachment(s) left`);
+    if (dom.attachedSlots > 0) v('use-after-free', subject, `${dom.label} was freed with ${dom.attachedSlots} attachment(s) left`);
     return;
   }
   if (dom.type === 'SVA') {
-    if (dom.users !== dom.attachments.size) v('refcount', subject, `${dom.label}: users ${dom.users}, but it is attached at ${dom.attachments.size} (group, PASID) slot(s)`);
+    if (dom.users !== dom.attachedSlots) v('refcount', subject, `${dom.label}: users ${dom.users}, but it is attached at ${dom.attachedSlots} (group, PASID) slot(s)`);
     if (dom.mm?.freed) v('use-after-free', subject, `${dom.label} pins freed ${dom.mm.label}`);
   }
 }

@@ -187,6 +187,7 @@ export class Lab {
       this.bootFindings = this.collect(-1);
     } else {
       kernel.dirty.clear();
+      kernel.dropCheckerIndexes();
       this.bootFindings = [];
       if (!this.wantTouched) kernel.dirty.disable();
     }

@@ -9,6 +9,7 @@ import { POLICY_NAMES, type Op } from '../../shared/steps.js';
 import { CheckpointStore, cloneGraph, cloneKernel, emptyStats, reusableCopies, SHARED_SINGLETONS } from '../../src-main/lab/checkpoint.js';
 import { Lab } from '../../src-main/lab/lab.js';
 import { POLICIES } from '../../src-main/sim/policies/index.js';
+import { StepTag } from '../../src-main/sim/hw/attribution.js';
 import { opArb, recordData, SMALL_SOC, stateData } from './helpers.js';
 
 describe('cloneGraph', () => {
@@ -86,6 +87,20 @@ describe('cloneGraph', () => {
     expect([d.enumerable, d.writable, (d.value as { n: number }).n]).toEqual([false, false, 1]);
     expect(d.value).not.toBe(Object.getOwnPropertyDescriptor(o, 'hidden')!.value);
     expect(Object.isExtensible(c)).toBe(false);
+  });
+
+  it('shares instances of IMMUTABLE-marked classes (write-attribution tags) as it shares frozen objects', () => {
+    const lab = new Lab(SMALL_SOC, 'mainline');
+    lab.apply({ op: 'bind', args: { process: 'p', device: 'big' } });
+    const file = lab.kernel.processes.get('p')!.fds[0]!;
+    const tag = file.pasidBy!;
+    expect(tag).toBeInstanceOf(StepTag);
+    expect(Object.isFrozen(tag)).toBe(false); // shared because marked, not because frozen
+    const copy = cloneKernel(lab.kernel);
+    const copied = copy.processes.get('p')!.fds[0]!;
+    expect(copied === file).toBe(false); // not .not.toBe: vitest deep-compares the two kernel graphs for its message
+    expect(copied.pasidBy).toBe(tag);
+    expect(tag.text).toBe('bind { process: p, device: big }');
   });
 
   it('keeps array holes, and does not overflow the stack on a long chain', () => {

@@ -189,7 +189,7 @@ describe('§3.5 iommu_detach_device_pasid', () => {
     expect(small.group.pasidArray.raw(1)).toBeUndefined();
     expect(small.master.cdTable!.cds.has(1)).toBe(false);
     expect(small.master.cdTable!.usedSsids).toBe(0);
-    expect(sva.attachments.size).toBe(0);
+    expect(sva.attachedSlots).toBe(0);
     // The bond and its SVA domain still believe they are attached: the checker sees the damage.
     markAll(k);
     const names = new Set(checkDirty(k).violations.map((v) => v.invariant));
@@ -520,5 +520,23 @@ describe('§8.1 idxd dedicated WQ (S13)', () => {
     expect(step(l, { op: 'open_wq', args: { process: 'p2', device: 'dsa0', wq: 'wq0' } })).toMatchObject({ ok: true, pasid: 2 });
     unbind(l, 'p1', 'dsa0');
     expect(view(l).devices.dsa0.wqs.wq1).toEqual({ mode: 'dedicated', open: false, wqcfg_pasid: null });
+  });
+});
+
+describe('checker-only indexes', () => {
+  it('a checking lab keeps groupsByPasid and the bonds\' files; a lab without checking keeps neither, with the same results', () => {
+    const ops = (l: Lab): unknown[] => [bind(l, 'p1', 'big'), bind(l, 'p2', 'big'), bind(l, 'p1', 'fn0'), unbind(l, 'p2', 'big'), bind(l, 'p3', 'fn1')].map((r) => r.result);
+    const checked = basic();
+    const unchecked = mkLab([SMALL, BIG, DSA, FN0, FN1], { groups: [['fn0', 'fn1']], check: false });
+    expect(ops(unchecked)).toEqual(ops(checked));
+    expect([...checked.kernel.groupsByPasid.keys()].sort()).toEqual([1, 3]);
+    expect([...checked.kernel.handles].map((h) => h.files.size)).toEqual([1, 1, 1]);
+    expect(unchecked.kernel.checkerIndexes).toBe(false);
+    expect(unchecked.kernel.groupsByPasid.size).toBe(0);
+    expect([...unchecked.kernel.handles].map((h) => h.files.size)).toEqual([0, 0, 0]);
+    // What the kernel itself decides with stays kept: the domains' slot counts.
+    const slots = (l: Lab): number[] => [...l.kernel.domains].filter((d) => d.type === 'SVA').map((d) => d.attachedSlots);
+    expect(slots(unchecked)).toEqual(slots(checked));
+    expect(slots(checked)).toEqual([2, 1]);
   });
 });

@@ -32,14 +32,16 @@ export interface AccelContext {
   index: number;
   /** The SSID register: the PASID the driver wrote at open. */
   ssid: number;
-  /** The open files (uacce queues) whose jobs run in this context. */
-  files: Set<OpenFile>;
+  /** The open files (uacce queues) whose jobs run in this context: one, unless the same mm opened it again. */
+  files: OpenFile[];
 }
 
-/** The device's contexts: registers of the ones in use; the lowest free index is found with a heap of freed ones. */
+/**
+ * The device's contexts: registers of the ones in use; the lowest free index is found with a heap of freed ones. A
+ * file's context hangs off the file itself (file->private_data, as uacce keeps its queue there).
+ */
 export class AccelState {
   readonly regs = new Map<number, AccelContext>();
-  readonly byFile = new Map<OpenFile, AccelContext>();
   /** The context whose register holds a given SSID (the driver's lookup at open). */
   readonly bySsid = new Map<number, AccelContext>();
   private readonly freed: number[] = []; // min-heap of free indices below `hwm`
@@ -88,8 +90,8 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, file: file.label, pasid: file.pasid });
   const shared = st.bySsid.get(file.pasid);
   if (shared) {
-    shared.files.add(file);
-    st.byFile.set(file, shared);
+    shared.files.push(file);
+    file.privateData = shared;
     if (k.tr.on) k.tr.note(`${dev.name}: context ${shared.index} already holds SSID ${file.pasid}: ${file.label} shares it`);
     return k.tr.leave(fn, { ok: true as const, context: shared.index });
   }
@@ -100,11 +102,9 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
     undoOpen(k, p, file);
     return r;
   }
-  const files = new Set<OpenFile>(); // not new Set([file]): the iterable constructor is slow on Node 20
-  files.add(file);
-  const ctx: AccelContext = { index, ssid: file.pasid, files };
+  const ctx: AccelContext = { index, ssid: file.pasid, files: [file] };
   st.regs.set(index, ctx);
-  st.byFile.set(file, ctx);
+  file.privateData = ctx;
   st.bySsid.set(file.pasid, ctx);
   if (k.tr.on) k.tr.set(dev.name, `ctx[${index}].SSID`, file.pasid);
   return k.tr.leave(fn, { ok: true as const, context: index });
@@ -117,7 +117,7 @@ function undoOpen(k: Kernel, p: Process, file: OpenFile): void {
   const i = p.fds.lastIndexOf(file);
   if (i >= 0) p.fds.splice(i, 1);
   file.refs = 0;
-  file.handle.files.delete(file);
+  if (k.checkerIndexes) file.handle.files.delete(file);
   k.dirty.processes.add(p);
   k.dirty.handles.add(file.handle);
   if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${file.label}`, null);
@@ -128,11 +128,11 @@ function undoOpen(k: Kernel, p: Process, file: OpenFile): void {
 /** The driver's release (the file's last close): the last file of a context clears its SSID register and frees it. */
 export function accelRelease(k: Kernel, file: OpenFile): void {
   const st = accelState(file.dev);
-  const ctx = st?.byFile.get(file);
+  const ctx = accelContextOf(file);
   if (!st || !ctx) return;
-  st.byFile.delete(file);
-  ctx.files.delete(file);
-  if (ctx.files.size > 0) return;
+  file.privateData = null;
+  ctx.files.splice(ctx.files.indexOf(file), 1);
+  if (ctx.files.length > 0) return;
   st.regs.delete(ctx.index);
   if (st.bySsid.get(ctx.ssid) === ctx) st.bySsid.delete(ctx.ssid);
   st.put(ctx.index);
@@ -141,7 +141,7 @@ export function accelRelease(k: Kernel, file: OpenFile): void {
 
 /** The context a file's jobs run in, or undefined. */
 export function accelContextOf(file: OpenFile): AccelContext | undefined {
-  return (file.dev.accel as AccelState | null)?.byFile.get(file);
+  return file.dev.accel && file.privateData ? (file.privateData as AccelContext) : undefined;
 }
 
 /** Devices with more contexts than this show only counts in the state view (the header is sent on every change). */
@@ -165,7 +165,7 @@ export function accelContextsView(d: Device): AccelContextsView | null {
   const regs: Record<string, { ssid: number; files: string[] }> = {};
   for (const i of [...st.regs.keys()].sort((a, b) => a - b)) {
     const c = st.regs.get(i)!;
-    regs[i] = { ssid: c.ssid, files: [...c.files].map((f) => f.label) };
+    regs[i] = { ssid: c.ssid, files: c.files.map((f) => f.label) };
   }
   return { total: st.total, in_use: st.regs.size, regs };
 }

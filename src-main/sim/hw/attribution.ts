@@ -7,29 +7,39 @@
  * It lives in the simulated SoC (PhysMemory holds the one instance), not beside it, so that checkpoints, undo and
  * time travel restore it with everything else and the same steps always attribute the same way.
  */
+import { IMMUTABLE } from '../immutable.js';
 
 /**
- * One applied step, as attribution records it. Frozen: shared by every structure it tagged (a CD, an STE, an
- * unmapped page, an open file and an mm for the PASID they were handed), never copied by checkpoints. Its text is
- * written only when a finding asks for it: most steps never cause one.
+ * One applied step, as attribution records it. Immutable (IMMUTABLE-marked rather than frozen, which costs far more
+ * per step): shared by every structure it tagged (a CD, an STE, an unmapped page, an open file and an mm for the
+ * PASID they were handed), never copied by checkpoints. Its text is written only when a finding asks for it, and
+ * cached outside the instance: most steps never cause one.
  */
 export class StepTag {
-  #text: string | null = null;
+  declare readonly [IMMUTABLE]: true;
   constructor(
     /** Index of the step in the lab's step list. */
     readonly step: number,
     /** Its operation (`unmap`, `bind`, ...). */
     readonly op: string,
+    /** A copy of the step's arguments, owned by the tag (never changed). */
     private readonly args: Readonly<Record<string, unknown>>,
-  ) {
-    Object.freeze(this);
-  }
+  ) {}
 
   /** The step in words, e.g. `unmap { process: p, va: 0x400000, length: 0x1000, notify: false }`. */
   get text(): string {
-    return (this.#text ??= `${this.op} { ${Object.entries(this.args).map(([key, v]) => `${key}: ${typeof v === 'number' && HEX_ARGS.has(key) ? `0x${v.toString(16)}` : String(v)}`).join(', ')} }`);
+    let t = TEXTS.get(this);
+    if (t === undefined) {
+      t = `${this.op} { ${Object.entries(this.args).map(([key, v]) => `${key}: ${typeof v === 'number' && HEX_ARGS.has(key) ? `0x${v.toString(16)}` : String(v)}`).join(', ')} }`;
+      TEXTS.set(this, t);
+    }
+    return t;
   }
 }
+Object.defineProperty(StepTag.prototype, IMMUTABLE, { value: true });
+
+/** StepTag texts already written (the tags themselves never change, so the cache lives beside them). */
+const TEXTS = new WeakMap<StepTag, string>();
 
 /** Step arguments written in hex (addresses and sizes). */
 const HEX_ARGS = new Set(['va', 'iova', 'length', 'sid', 'src', 'dst', 'completion', 'dst_length']);
@@ -42,8 +52,8 @@ export class Attribution {
 
   /** A step starts: what it writes from now on is tagged with it. */
   begin(op: string, args: Readonly<Record<string, unknown>>): void {
-    // A frozen copy: the tag is shared by checkpoints, and the caller's object is the caller's.
-    this.current = new StepTag(this.applied, op, Object.isFrozen(args) ? args : Object.freeze({ ...args }));
+    // A copy: the tag is shared by checkpoints, and the caller's object is the caller's.
+    this.current = new StepTag(this.applied, op, Object.isFrozen(args) ? args : { ...args });
   }
 
   /** The step ends; `applied`: it was carried out (it then has its index), not rejected. */

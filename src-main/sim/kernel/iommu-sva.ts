@@ -4,8 +4,8 @@
  * policies that patch the rest.
  */
 import { IOMMU_PASID_INVALID } from './constants.js';
-import { err, type KResult } from './errno.js';
-import { iommuAllocGlobalPasid, iommuAttachDevicePasid, iommuAttachHandleGet, iommuDetachDevicePasid, iommuFreeGlobalPasid, forgetDomain } from './iommu.js';
+import { err, type KErr, type KResult } from './errno.js';
+import { iommuAllocGlobalPasid, iommuAttachDevicePasid, iommuAttachHandleGet, iommuAttachHandleLookup, iommuDetachDevicePasid, iommuFreeGlobalPasid, forgetDomain } from './iommu.js';
 import { indexSet, type Kernel } from './kernel.js';
 import { mmdrop, mmgrab, setMmIommuMm } from './mm.js';
 import { IommuDomain, IommuMmData, IommuSva, type Device, type MmStruct } from './structs.js';
@@ -67,18 +67,17 @@ export function newBond(k: Kernel, dev: Device): IommuSva {
  * (its users bumped), an -EBUSY error, or null to go on.
  */
 export function svaLookupBond(k: Kernel, dev: Device, mm: MmStruct, pasid: number): KResult<{ handle: IommuSva }> | null {
-  const got = iommuAttachHandleGet(dev.group, pasid, 'SVA');
-  if (got.ok) {
-    if (got.handle.domain.mm !== mm) {
-      return err('EBUSY', `${dev.group.label} pasid ${pasid} is bound to ${got.handle.domain.mm?.label}, not ${mm.label}`);
-    }
-    got.handle.users++;
-    k.dirty.handles.add(got.handle);
-    if (k.tr.on) k.tr.set(got.handle.label, 'users', got.handle.users, got.handle.users - 1);
-    return got;
+  // iommu_attach_handle_get(); its error text is built only when the error is returned.
+  const got = iommuAttachHandleLookup(dev.group, pasid, 'SVA');
+  if (got === 'ENOENT') return null; // continue
+  if (got === 'EBUSY') return iommuAttachHandleGet(dev.group, pasid, 'SVA') as KErr;
+  if (got.domain.mm !== mm) {
+    return err('EBUSY', `${dev.group.label} pasid ${pasid} is bound to ${got.domain.mm?.label}, not ${mm.label}`);
   }
-  if (got.errno === 'EBUSY') return got;
-  return null; // -ENOENT: continue
+  got.users++;
+  k.dirty.handles.add(got);
+  if (k.tr.on) k.tr.set(got.label, 'users', got.users, got.users - 1);
+  return { ok: true, handle: got };
 }
 
 /** Step 7: try each of the mm's SVA domains at `pasid`; errors are ignored. Returns the domain that attached. */

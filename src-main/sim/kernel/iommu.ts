@@ -73,21 +73,19 @@ function noteSlot(k: Kernel, group: IommuGroup, pasid: number, from: PasidEntry 
   const a = entryDomain(from);
   const b = entryDomain(to);
   if (a !== b) {
-    // Built only when an attachment changes: a reservation (XA_ZERO_ENTRY) going in or out needs no key.
-    const key = `${group.id}:${pasid}`;
+    // A slot holds at most one domain, so counting the transitions counts the slots.
     if (a) {
-      a.attachments.delete(key);
+      a.attachedSlots--;
       k.dirty.domains.add(a);
     }
     if (b) {
-      b.attachments.add(key);
+      b.attachedSlots++;
       k.dirty.domains.add(b);
     }
   }
   if (from?.tag === 'HANDLE') k.dirty.handles.add(from.handle);
   if (to?.tag === 'HANDLE') k.dirty.handles.add(to.handle);
-  const real = to !== undefined && to.tag !== 'ZERO';
-  indexSet(k.groupsByPasid, pasid, group, real);
+  if (k.checkerIndexes) indexSet(k.groupsByPasid, pasid, group, to !== undefined && to.tag !== 'ZERO');
   k.dirty.groups.add(group);
   k.dirty.slot(group, pasid);
   k.dirty.pasids.add(pasid);
@@ -254,12 +252,24 @@ export function iommuDetachDevicePasid(k: Kernel, domain: IommuDomain, dev: Devi
   k.tr.leave(fn, null);
 }
 
+/**
+ * iommu_attach_handle_get()'s decision without its error text: the handle, or the errno it would return. For callers
+ * on the bind path, where -ENOENT is the common case and only means "go on".
+ */
+export function iommuAttachHandleLookup(group: IommuGroup, pasid: number, type: DomainType | 0): IommuSva | 'ENOENT' | 'EBUSY' {
+  const e = group.pasidArray.load(pasid);
+  if (!e || e.tag !== 'HANDLE') return 'ENOENT';
+  if (type !== 0 && e.handle.domain.type !== type) return 'EBUSY';
+  return e.handle;
+}
+
 /** iommu.c iommu_attach_handle_get(group, pasid, type) (§3.6). */
 export function iommuAttachHandleGet(group: IommuGroup, pasid: number, type: DomainType | 0): KResult<{ handle: IommuSva }> {
+  const got = iommuAttachHandleLookup(group, pasid, type);
+  if (typeof got !== 'string') return { ok: true, handle: got };
   const e = group.pasidArray.load(pasid);
-  if (!e || e.tag !== 'HANDLE') return err('ENOENT', e ? `${group.label} pasid ${pasid} holds a domain without a handle` : `${group.label} pasid ${pasid} is empty`);
-  if (type !== 0 && e.handle.domain.type !== type) return err('EBUSY', `${group.label} pasid ${pasid} holds a ${e.handle.domain.type} handle`);
-  return { ok: true, handle: e.handle };
+  if (got === 'EBUSY') return err('EBUSY', `${group.label} pasid ${pasid} holds a ${e?.tag === 'HANDLE' ? e.handle.domain.type : '?'} handle`);
+  return err('ENOENT', e ? `${group.label} pasid ${pasid} holds a domain without a handle` : `${group.label} pasid ${pasid} is empty`);
 }
 
 /** iommu_get_domain_for_dev(): the group's RID domain. */

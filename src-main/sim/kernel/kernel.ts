@@ -56,7 +56,15 @@ export class Kernel {
   readonly mmsByPasid = new Map<number, Set<MmStruct>>();
   /** Index: mm -> its live SVA domains (each holds an mm_count reference). */
   readonly svaDomainsByMm = new Map<MmStruct, Set<IommuDomain>>();
-  /** Index: PASID value -> groups with a pasid_array entry there. Kept by the pasid_array helpers of iommu.ts. */
+  /**
+   * Whether the indexes that only the invariant checker reads are kept: groupsByPasid and each bond's `files`. A lab
+   * that does not check turns them off (Lab), and saves their upkeep on every attach, detach, open and close.
+   */
+  checkerIndexes = true;
+  /**
+   * Index: PASID value -> groups with a pasid_array entry there. Kept by the pasid_array helpers of iommu.ts while
+   * checkerIndexes is on.
+   */
   readonly groupsByPasid = new Map<number, Set<IommuGroup>>();
 
   private ids = { domain: 1, handle: 1, mm: 1, pid: 1, file: 1, group: 0, kpasid: 1 };
@@ -67,6 +75,13 @@ export class Kernel {
     readonly enqcmd: boolean,
     public policy: Policy,
   ) {}
+
+  /** Stops keeping the checker-only indexes (and empties them: nothing reads them from now on). */
+  dropCheckerIndexes(): void {
+    this.checkerIndexes = false;
+    this.groupsByPasid.clear();
+    for (const h of this.handles) h.files.clear();
+  }
 
   nextId(kind: keyof Kernel['ids']): number {
     return this.ids[kind]++;

@@ -19,8 +19,11 @@ export class IommuDomain {
   /** Number of (group, PASID) attachments that use this domain (SVA only; `iommu_sva_lock`). */
   users = 0;
   freed = false;
-  /** pasid_array slots holding this domain, as "groupId:pasid". Bookkeeping the refcount invariant compares with. */
-  readonly attachments = new Set<string>();
+  /**
+   * How many (group, PASID) pasid_array slots hold this domain: kept by the pasid_array helpers (iommu.ts noteSlot),
+   * compared with `users` by the refcount invariant, and read when a replaced DMA domain may be freed.
+   */
+  attachedSlots = 0;
   /** A DMA (S1 paging) domain's io-pgtable: what non-PASID DMA and kernel PASIDs translate through. */
   pgtable: PageTable | null = null;
 
@@ -48,7 +51,10 @@ export class IommuSva {
    * instruction, driver-pasid). Mainline and the RFC leave it INVALID: their PASID is the mm's.
    */
   pasid = IOMMU_PASID_INVALID;
-  /** Open files whose driver holds this bond (each successful bind is one open). Bookkeeping for the invariants. */
+  /**
+   * Open files whose driver holds this bond (each successful bind is one open). Bookkeeping for the invariants only:
+   * kept while Kernel.checkerIndexes is on.
+   */
   readonly files = new Set<OpenFile>();
 
   /** handle->handle.domain, set by the attach (iommu_make_pasid_array_entry). */
@@ -266,6 +272,8 @@ export class OpenFile {
   refs = 1;
   /** The lab step that handed this file its PASID (write attribution, hw/attribution.ts); null outside a step. */
   pasidBy: StepTag | null = null;
+  /** file->private_data: the driver's per-file state (the accelerator's hardware context, devices/accel.ts). */
+  privateData: object | null = null;
   constructor(
     readonly id: number,
     readonly dev: Device,

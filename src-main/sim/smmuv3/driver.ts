@@ -186,8 +186,8 @@ export class ArmSmmuDevice {
 
 /** arm_smmu_domain: what the driver adds to an iommu_domain. */
 export class ArmSmmuDomain {
-  /** arm_smmu_domain->devices: master_domain entries, (master, ssid). */
-  readonly masters = new Map<ArmSmmuMaster, Set<number>>();
+  /** arm_smmu_domain->devices: master_domain entries, (master, ssid), the SSIDs of a master in attach order. */
+  readonly masters = new Map<ArmSmmuMaster, number[]>();
   constructor(
     readonly smmu: ArmSmmuDevice,
     readonly stage: 's1' | 's2',
@@ -567,6 +567,19 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
   });
 }
 
+/**
+ * The CD being written by writeCdBytes, for its two writeEntry callbacks (module functions, not closures made per
+ * write). A CD write never starts another one from inside its callbacks, so one set of fields is enough.
+ */
+const cdw: { k: Kernel | null; master: ArmSmmuMaster | null; pa: number; ssid: number } = { k: null, master: null, pa: 0, ssid: 0 };
+function cdwWrite(next: Uint32Array): void {
+  cdw.k!.mem.writeWords(cdw.pa, next);
+}
+function cdwSync(): void {
+  const m = cdw.master!;
+  syncCmd(cdw.k!, m.smmu, { op: 'CFGI_CD', sid: m.sid, ssid: cdw.ssid, leaf: true });
+}
+
 const CD_CUR = new Uint32Array(CD_WORDS);
 const CD_TARGET = new Uint32Array(CD_WORDS);
 
@@ -579,7 +592,13 @@ function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number
   // Scratch arrays: writeEntry copies `cur` and reads `target` only during the call (the sync callback issues
   // commands and does not come back here); with copy = false `next` is copied straight into memory.
   const cur = k.mem.readWordsInto(pa, CD_CUR);
-  writeEntry(cur, cdWordsInto(CD_TARGET, cd), cdUsedBitsShared, (next) => k.mem.writeWords(pa, next), () => syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: true }), false);
+  cdw.k = k;
+  cdw.master = master;
+  cdw.pa = pa;
+  cdw.ssid = ssid;
+  writeEntry(cur, cdWordsInto(CD_TARGET, cd), cdUsedBitsShared, cdwWrite, cdwSync, false);
+  cdw.k = null;
+  cdw.master = null;
   if (k.tr.on && cd && ssid >= t.maxContexts) {
     const r = k.mem.regionAt(pa);
     k.tr.note(`the write of CD ${ssid} landed at PA 0x${pa.toString(16)}, in ${r ? r.owner : 'unallocated memory'}`);
@@ -666,13 +685,14 @@ function steAtsEnabled(ste: Ste): boolean {
 function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
   const sd = domain.smmuDomain;
   if (!sd) return;
-  let s = sd.masters.get(master);
+  const s = sd.masters.get(master);
   if (on) {
-    if (!s) sd.masters.set(master, (s = new Set()));
-    s.add(ssid);
+    if (!s) sd.masters.set(master, [ssid]);
+    else if (!s.includes(ssid)) s.push(ssid);
   } else if (s) {
-    s.delete(ssid);
-    if (s.size === 0) sd.masters.delete(master);
+    const i = s.indexOf(ssid);
+    if (i >= 0) s.splice(i, 1);
+    if (s.length === 0) sd.masters.delete(master);
   }
 }
 
