@@ -84,7 +84,7 @@ export function precheck(k: Kernel, op: Op): string | null {
         if (k.processes.has(op.args.process)) reject(`process '${op.args.process}' already exists`);
         break;
       case 'submit':
-        precheckSubmit(k, op.args, (n) => procAlive(k, n));
+        precheckSubmit(k, op.args); // no closure here: capturing k would allocate a context on every precheck
         break;
       case 'unbind': {
         const p = existing(k, op.args.process);
@@ -129,7 +129,7 @@ export function precheck(k: Kernel, op: Op): string | null {
 }
 
 /** `submit`: the device can run this job for this submitter now. */
-function precheckSubmit(k: Kernel, a: OpArgs<'submit'>, proc: (n: unknown) => void): void {
+function precheckSubmit(k: Kernel, a: OpArgs<'submit'>): void {
   const d = device(k, a.device);
   if (d.kind === 'platform') {
     if (!isAccel(d)) reject(`'${d.name}' has no PASID support ("pasid-num-bits" absent): it has no job contexts`);
@@ -154,7 +154,7 @@ function precheckSubmit(k: Kernel, a: OpArgs<'submit'>, proc: (n: unknown) => vo
     const files = p.alive ? p.fds : p.kept;
     if (!wq.owner || !files.includes(wq.owner)) reject(`process '${p.name}' has not opened ${d.name}/${wq.name} (open_wq): it has no portal to submit to`);
   } else {
-    proc(a.process);
+    procAlive(k, a.process);
   }
 }
 
@@ -228,8 +228,10 @@ function withCause(res: StepResult, c: FindingCause | null): void {
 
 function accelFiles(p: Process | undefined): OpenFile[] | null {
   if (!p) return null;
-  const out = [...p.fds, ...p.kept].filter((f) => isAccel(f.dev));
-  return out.length ? out : null;
+  let out: OpenFile[] | null = null;
+  for (let i = 0; i < p.fds.length; i++) if (isAccel(p.fds[i]!.dev)) (out ??= []).push(p.fds[i]!);
+  for (let i = 0; i < p.kept.length; i++) if (isAccel(p.kept[i]!.dev)) (out ??= []).push(p.kept[i]!);
+  return out;
 }
 
 function applyInner(k: Kernel, op: Op): StepResult {

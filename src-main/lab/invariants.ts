@@ -134,9 +134,10 @@ export function checkDirty(k: Kernel): CheckResult {
     const subject = `handle:${h.label}`;
     checked.add(subject);
     if (!k.handles.has(h)) continue;
-    if (h.users !== h.files.size) v('refcount', subject, `${h.label}: users ${h.users}, but ${h.files.size} open file(s) hold it`);
+    const nFiles = h.files?.size ?? 0;
+    if (h.users !== nFiles) v('refcount', subject, `${h.label}: users ${h.users}, but ${nFiles} open file(s) hold it`);
     if (h.domain.freed) v('use-after-free', subject, `${h.label} points at freed ${h.domain.label}`);
-    for (const f of h.files) {
+    for (const f of h.files ?? []) {
       const fs = `file:${f.label}`;
       checked.add(fs);
       const slot = f.dev.group.pasidArray.load(f.pasid);

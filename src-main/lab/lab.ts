@@ -41,6 +41,9 @@ export interface LabOptions {
 
 const DEFAULT_TRACE_WINDOW = 1024;
 
+/** The findings of a step that caused none, in a lab that does not check: one frozen array for all of them. */
+const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
+
 /**
  * What a step touched, by name: enough for a view to refresh exactly those parts (compact diffs for the UI)
  * without rebuilding the whole state. Always recorded, whether invariants are checked or not.
@@ -218,12 +221,15 @@ export class Lab {
       return new AppliedStep(this, index, op, result, EMPTY_TOUCHED, [], []);
     }
     const touched = this.wantTouched ? touchedBy(this.kernel) : EMPTY_TOUCHED;
-    const findings = this.check ? this.collect(index) : [];
-    const cause = result.cause ? { cause: result.cause } : {};
-    if (result.isolation) findings.push({ step: index, invariant: 'isolation', subject: `dma:${index}`, message: result.isolation, ...cause });
-    if (result.crossed) {
-      const message = `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}`;
-      findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: result.cause ? message + causeText(result.cause) : message, ...cause });
+    let findings = this.check ? this.collect(index) : NO_FINDINGS;
+    if (result.isolation || result.crossed) {
+      if (findings === NO_FINDINGS) findings = [];
+      const cause = result.cause ? { cause: result.cause } : {};
+      if (result.isolation) findings.push({ step: index, invariant: 'isolation', subject: `dma:${index}`, message: result.isolation, ...cause });
+      if (result.crossed) {
+        const message = `ENQCMD from ${'process' in op.args ? op.args.process : '?'} carried PASID ${result.pasid}, which names ${result.reaches} on ${'device' in op.args ? op.args.device : '?'}`;
+        findings.push({ step: index, invariant: 'isolation', subject: `enqcmd:${index}`, message: result.cause ? message + causeText(result.cause) : message, ...cause });
+      }
     }
     if (!this.check) this.kernel.dirty.clear();
     const rec = new AppliedStep(this, index, op, result, touched, findings, trace);

@@ -25,6 +25,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { err, type KResult } from '../kernel/errno.js';
+import { removeAt, removeFirst } from '../kernel/list.js';
 import type { Device, OpenFile, Process } from '../kernel/structs.js';
 import { DeviceJob, hex, PAGE_FAULTS, repeatPattern } from './job.js';
 
@@ -115,9 +116,9 @@ function undoOpen(k: Kernel, p: Process, file: OpenFile): void {
   const fn = 'uacce_unbind_queue';
   if (k.tr.on) k.tr.enter(fn, { file: file.label });
   const i = p.fds.lastIndexOf(file);
-  if (i >= 0) p.fds.splice(i, 1);
+  if (i >= 0) removeAt(p.fds, i);
   file.refs = 0;
-  if (k.checkerIndexes) file.handle.files.delete(file);
+  file.handle.files?.delete(file);
   k.dirty.processes.add(p);
   k.dirty.handles.add(file.handle);
   if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${file.label}`, null);
@@ -131,7 +132,7 @@ export function accelRelease(k: Kernel, file: OpenFile): void {
   const ctx = accelContextOf(file);
   if (!st || !ctx) return;
   file.privateData = null;
-  ctx.files.splice(ctx.files.indexOf(file), 1);
+  removeFirst(ctx.files, file);
   if (ctx.files.length > 0) return;
   st.regs.delete(ctx.index);
   if (st.bySsid.get(ctx.ssid) === ctx) st.bySsid.delete(ctx.ssid);

@@ -28,7 +28,7 @@ export function svaCdevOpen(k: Kernel, p: Process, dev: Device, wq: WorkQueue | 
   }
   const file = new OpenFile(k.nextId('file'), dev, b.handle, pasid, wq);
   p.fds.push(file);
-  if (k.checkerIndexes) b.handle.files.add(file);
+  if (k.checkerIndexes) (b.handle.files ??= new Set()).add(file);
   k.dirty.processes.add(p);
   if (wq && wq.mode === 'dedicated') {
     wq.owner = file;
@@ -49,7 +49,7 @@ export function fput(k: Kernel, file: OpenFile): void {
     file.wq.owner = null;
     file.wq.wqcfgPasid = IOMMU_PASID_INVALID;
   }
-  if (k.checkerIndexes) file.handle.files.delete(file);
+  file.handle.files?.delete(file);
   k.dirty.handles.add(file.handle);
   k.policy.driverUnbind(k, file.handle, file.dev);
   k.tr.leave(fn, null);

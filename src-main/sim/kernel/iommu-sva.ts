@@ -7,6 +7,7 @@ import { IOMMU_PASID_INVALID } from './constants.js';
 import { err, type KErr, type KResult } from './errno.js';
 import { iommuAllocGlobalPasid, iommuAttachDevicePasid, iommuAttachHandleGet, iommuAttachHandleLookup, iommuDetachDevicePasid, iommuFreeGlobalPasid, forgetDomain } from './iommu.js';
 import { indexSet, type Kernel } from './kernel.js';
+import { removeFirst } from './list.js';
 import { mmdrop, mmgrab, setMmIommuMm } from './mm.js';
 import { IommuDomain, IommuMmData, IommuSva, type Device, type MmStruct } from './structs.js';
 import { armSmmuDomainFree, armSmmuSvaDomainAlloc } from '../smmuv3/driver.js';
@@ -154,7 +155,7 @@ export function svaDetachBond(k: Kernel, handle: IommuSva, pasid: number): void 
   if (k.tr.on) k.tr.set(domain.label, 'users', domain.users, domain.users + 1);
   if (domain.users === 0) {
     const list = domain.mm!.iommuMm?.svaDomains;
-    if (list) list.splice(list.indexOf(domain), 1); // list_del
+    if (list) removeFirst(list, domain); // list_del
     iommuSvaDomainFree(k, domain);
   }
   k.handles.delete(handle);

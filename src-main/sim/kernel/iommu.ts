@@ -16,7 +16,7 @@ import {
   type KernelPasid,
   type PasidEntry,
 } from './structs.js';
-import { armSmmuAttachDev, armSmmuBlockingSetDevPasid, setDevPasidOp } from '../smmuv3/driver.js';
+import { armSmmuAttachDev, armSmmuBlockingSetDevPasid, hasSetDevPasid, setDevPasid } from '../smmuv3/driver.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The global PASID IDA
@@ -148,22 +148,24 @@ function iommuRemoveDevPasid(k: Kernel, dev: Device, pasid: number, domain: Iomm
 export function iommuSetGroupPasid(k: Kernel, domain: IommuDomain, group: IommuGroup, pasid: number, old: IommuDomain | null): KResult {
   const fn = '__iommu_set_group_pasid';
   if (k.tr.on) k.tr.enter(fn, { domain: domain.label, group: group.name, pasid });
-  const op = setDevPasidOp(domain)!;
-  const done: Device[] = [];
-  for (const d of group.devices) {
+  const devs = group.devices;
+  for (let i = 0; i < devs.length; i++) {
+    const d = devs[i]!;
     if (d.maxPasids === 0) {
       if (k.tr.on) k.tr.note(`${d.name}: max_pasids == 0, skipped`);
       continue;
     }
-    const r = op(k, d, pasid, old);
+    const r = setDevPasid(k, domain, d, pasid, old);
     if (!r.ok) {
-      for (const p of done) {
-        if (old) setDevPasidOp(old)!(k, p, pasid, domain);
+      // err_revert: the devices programmed before this one (those before it with max_pasids > 0).
+      for (let j = 0; j < i; j++) {
+        const p = devs[j]!;
+        if (p.maxPasids === 0) continue;
+        if (old) setDevPasid(k, old, p, pasid, domain);
         else iommuRemoveDevPasid(k, p, pasid, domain);
       }
       return k.tr.leave(fn, r);
     }
-    done.push(d);
   }
   return k.tr.leave(fn, OK);
 }
@@ -171,7 +173,7 @@ export function iommuSetGroupPasid(k: Kernel, domain: IommuDomain, group: IommuG
 /** Steps 1-3 of iommu_attach_device_pasid(), shared by the functions that copy them (§3.3, RFC attach_any). */
 export function attachPrechecks(k: Kernel, domain: IommuDomain, dev: Device): KResult {
   if (!dev.group) return err('ENODEV', `${dev.name} has no IOMMU group`);
-  if (!setDevPasidOp(domain)) return err('EOPNOTSUPP', `${domain.label} has no set_dev_pasid`);
+  if (!hasSetDevPasid(domain)) return err('EOPNOTSUPP', `${domain.label} has no set_dev_pasid`);
   // domain_iommu_ops_compatible(): every SMMUv3 instance shares arm_smmu_ops (and the static identity and blocked
   // domains are always compatible), so this check never fails in a model with one IOMMU driver.
   return OK;

@@ -80,7 +80,7 @@ export class Kernel {
   dropCheckerIndexes(): void {
     this.checkerIndexes = false;
     this.groupsByPasid.clear();
-    for (const h of this.handles) h.files.clear();
+    for (const h of this.handles) h.files = null;
   }
 
   nextId(kind: keyof Kernel['ids']): number {

@@ -3,6 +3,7 @@
  * do_exit). What matters for PASIDs: a new mm never inherits a PASID (mm_pasid_init); fork shares open files;
  * exec keeps them; exit drops the mm (exit_mm) before it closes the files (exit_files), as do_exit does.
  */
+import { removeAt } from './list.js';
 import type { Kernel } from './kernel.js';
 import { mmput, newMm } from './mm.js';
 import { fput } from './drivers.js';
@@ -77,7 +78,7 @@ export function closeDeviceFile(k: Kernel, p: Process, devName: string): boolean
   for (let i = list.length - 1; i >= 0; i--) {
     const f = list[i]!;
     if (f.dev.name === devName) {
-      list.splice(i, 1);
+      removeAt(list, i);
       k.dirty.processes.add(p);
       if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${f.label}`, null);
       fput(k, f);

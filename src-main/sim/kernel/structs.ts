@@ -53,9 +53,9 @@ export class IommuSva {
   pasid = IOMMU_PASID_INVALID;
   /**
    * Open files whose driver holds this bond (each successful bind is one open). Bookkeeping for the invariants only:
-   * kept while Kernel.checkerIndexes is on.
+   * kept while Kernel.checkerIndexes is on, created with the first file (null: none).
    */
-  readonly files = new Set<OpenFile>();
+  files: Set<OpenFile> | null = null;
 
   /** handle->handle.domain, set by the attach (iommu_make_pasid_array_entry). */
   domain!: IommuDomain;

@@ -46,14 +46,17 @@ export class Tracer {
     this.records.push({ t: 'note', d: this.depth, msg });
   }
 
-  /** Takes the records produced since the last call. */
+  /** Takes the records produced since the last call (a shared, frozen empty array when there were none). */
   drain(): TraceRecord[] {
     const r = this.records;
-    this.records = [];
     this.depth = 0;
+    if (r.length === 0) return NO_RECORDS; // an untraced step: no new array per step
+    this.records = [];
     return r;
   }
 }
+
+const NO_RECORDS: TraceRecord[] = Object.freeze([]) as unknown as TraceRecord[];
 
 /** Results carry object references (handles, domains); the trace keeps only their JSON-safe fields. */
 function toJson(v: unknown): Json {

@@ -18,6 +18,7 @@ import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
 import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
 import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
+import { removeFirst } from '../kernel/list.js';
 import type { Kernel } from '../kernel/kernel.js';
 
 /** Per-instance configuration: the ID-register fields the driver reads at probe. */
@@ -690,8 +691,7 @@ function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: numbe
     if (!s) sd.masters.set(master, [ssid]);
     else if (!s.includes(ssid)) s.push(ssid);
   } else if (s) {
-    const i = s.indexOf(ssid);
-    if (i >= 0) s.splice(i, 1);
+    removeFirst(s, ssid);
     if (s.length === 0) sd.masters.delete(master);
   }
 }
@@ -775,21 +775,26 @@ export function armSmmuBlockingSetDevPasid(k: Kernel, dev: Device, pasid: number
 }
 
 /**
- * The set_dev_pasid op of `domain` (iommu_domain_ops::set_dev_pasid), or null when the domain type has none.
+ * Whether `domain` has a set_dev_pasid op (iommu_domain_ops::set_dev_pasid).
  * arm_smmu_identity_ops has only .attach_dev [V: arm-smmu-v3.c], so an identity domain at a PASID is -EOPNOTSUPP in
  * the core. [I] Paging domains share arm_smmu_domain_ops; its s1 set_dev_pasid refuses an S2 stage with -EINVAL.
  */
-export function setDevPasidOp(domain: IommuDomain): ((k: Kernel, dev: Device, pasid: number, old: IommuDomain | null) => KResult) | null {
+export function hasSetDevPasid(domain: IommuDomain): boolean {
+  return domain.type !== 'IDENTITY';
+}
+
+/** domain->ops->set_dev_pasid(domain, dev, pasid, old), for a domain with one (hasSetDevPasid). */
+export function setDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number, old: IommuDomain | null): KResult {
   switch (domain.type) {
     case 'SVA':
-      return (k, dev, pasid) => armSmmuSvaSetDevPasid(k, domain, dev, pasid);
+      return armSmmuSvaSetDevPasid(k, domain, dev, pasid);
     case 'DMA':
     case 'S2':
-      return (k, dev, pasid) => armSmmuS1SetDevPasid(k, domain, dev, pasid);
+      return armSmmuS1SetDevPasid(k, domain, dev, pasid);
     case 'BLOCKED':
-      return (k, dev, pasid, old) => armSmmuBlockingSetDevPasid(k, dev, pasid, old);
+      return armSmmuBlockingSetDevPasid(k, dev, pasid, old);
     case 'IDENTITY':
-      return null;
+      throw new Error('setDevPasid: the identity domain has no set_dev_pasid');
   }
 }
 
