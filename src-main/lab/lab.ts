@@ -204,7 +204,7 @@ export class Lab {
     // Checkpoints past this point belong to the old continuation (dropping them is harmless if the step is rejected).
     if (this.future.length) this.checkpoints?.dropAfter(this.records.length);
     const rec = this.applyStep(op, this.trace);
-    if (rec.result.rejected === undefined) this.future = [];
+    if (rec.result.rejected === undefined && this.future.length) this.future = [];
     return rec;
   }
 

@@ -97,7 +97,7 @@ describe('accelerator contexts', () => {
     const l = mkLab([accel(true, 20)]);
     bind(l, 'p', 'accel');
     expect(view(l).devices.accel.contexts).toEqual({ total: 2 ** 20 - 1, in_use: 1, regs: null });
-    expect(accelState(dev(l, 'accel'))!.regs.get(0)!.ssid).toBe(1);
+    expect(accelState(dev(l, 'accel'))!.regs[0]!.ssid).toBe(1);
   });
 
   it('exhaustion: a consistent kernel refuses a 4th PASID before the driver needs a 4th context', () => {

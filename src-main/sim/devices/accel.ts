@@ -42,7 +42,10 @@ export interface AccelContext {
  * file's context hangs off the file itself (file->private_data, as uacce keeps its queue there).
  */
 export class AccelState {
-  readonly regs = new Map<number, AccelContext>();
+  /** The contexts in use by index (lowest-free allocation keeps it dense); a free one's slot is empty. */
+  readonly regs: (AccelContext | undefined)[] = [];
+  /** How many contexts are in use. */
+  inUse = 0;
   /** The context whose register holds a given SSID (the driver's lookup at open). */
   readonly bySsid = new Map<number, AccelContext>();
   private readonly freed: number[] = []; // min-heap of free indices below `hwm`
@@ -104,7 +107,8 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
     return r;
   }
   const ctx: AccelContext = { index, ssid: file.pasid, files: [file] };
-  st.regs.set(index, ctx);
+  st.regs[index] = ctx;
+  st.inUse++;
   file.privateData = ctx;
   st.bySsid.set(file.pasid, ctx);
   if (k.tr.on) k.tr.set(dev.name, `ctx[${index}].SSID`, file.pasid);
@@ -134,7 +138,8 @@ export function accelRelease(k: Kernel, file: OpenFile): void {
   file.privateData = null;
   removeFirst(ctx.files, file);
   if (ctx.files.length > 0) return;
-  st.regs.delete(ctx.index);
+  st.regs[ctx.index] = undefined;
+  st.inUse--;
   if (st.bySsid.get(ctx.ssid) === ctx) st.bySsid.delete(ctx.ssid);
   st.put(ctx.index);
   if (k.tr.on) k.tr.set(file.dev.name, `ctx[${ctx.index}].SSID`, null, ctx.ssid);
@@ -162,13 +167,13 @@ export interface AccelContextsView {
 export function accelContextsView(d: Device): AccelContextsView | null {
   const st = accelState(d);
   if (!st) return null;
-  if (st.total > ACCEL_VIEW_MAX_CONTEXTS) return { total: st.total, in_use: st.regs.size, regs: null };
+  if (st.total > ACCEL_VIEW_MAX_CONTEXTS) return { total: st.total, in_use: st.inUse, regs: null };
   const regs: Record<string, { ssid: number; files: string[] }> = {};
-  for (const i of [...st.regs.keys()].sort((a, b) => a - b)) {
-    const c = st.regs.get(i)!;
-    regs[i] = { ssid: c.ssid, files: c.files.map((f) => f.label) };
+  for (let i = 0; i < st.regs.length; i++) {
+    const c = st.regs[i];
+    if (c) regs[i] = { ssid: c.ssid, files: c.files.map((f) => f.label) };
   }
-  return { total: st.total, in_use: st.regs.size, regs };
+  return { total: st.total, in_use: st.inUse, regs };
 }
 
 export type AccelOp = 'copy' | 'fill';

@@ -15,7 +15,7 @@
  * counts of the kernel's KUnit tests (arm-smmu-v3-test.c) come from.
  *
  * `write` is called after every 64-bit store with a fresh copy of the whole 16-word entry (the state the hardware
- * can observe from then on); `sync` stands for the writer's sync op: CFGI_STE(leaf) + CMD_SYNC for an STE,
+ * can observe from then on) and the index of the qword stored (a writer backed by memory need store only that one); `sync` stands for the writer's sync op: CFGI_STE(leaf) + CMD_SYNC for an STE,
  * CFGI_CD(leaf) for each stream of the master + CMD_SYNC for a CD.
  *
  * The result names the kernel's branch: 'hitless' is the single-critical-qword path even when the old or new entry
@@ -76,7 +76,7 @@ function entrySet(
   src: Uint32Array,
   start: number,
   len: number,
-  write: (next: Uint32Array) => void,
+  write: (next: Uint32Array, qword: number) => void,
   sync: () => void,
   copy: boolean,
 ): boolean {
@@ -87,7 +87,7 @@ function entrySet(
       entry[lo] = src[lo]!;
       entry[lo + 1] = src[lo + 1]!;
       changed = true;
-      write(copy ? entry.slice() : entry);
+      write(copy ? entry.slice() : entry, q);
     }
   }
   if (changed) sync();
@@ -109,7 +109,7 @@ export function writeEntry(
   cur: Uint32Array,
   target: Uint32Array,
   used: (w: Uint32Array) => Uint32Array,
-  write: (next: Uint32Array) => void,
+  write: (next: Uint32Array, qword: number) => void,
   sync: () => void,
   copy = true,
 ): 'hitless' | 'disruptive' | 'unchanged' {

@@ -181,6 +181,20 @@ export class PhysMemory {
     for (let i = 0; i < n; i++) this.write32(pa + 4 * i, words[i]!);
   }
 
+  /** One 8-byte-aligned 64-bit store, as two little-endian words (lo at `pa`, hi at `pa + 4`). */
+  write64(pa: number, lo: number, hi: number): void {
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const o = pa - pfn * PAGE_SIZE;
+    if ((o & 7) !== 0) throw new RangeError(`write64: PA 0x${pa.toString(16)} is not 8-byte aligned`);
+    let w = this.wordsOf(pfn);
+    if (!w) {
+      this.page(pfn, true);
+      w = this.wordsOf(pfn)!;
+    }
+    w[o >>> 2] = lo;
+    w[(o >>> 2) + 1] = hi;
+  }
+
   readBytes(pa: number, n: number): Uint8Array {
     const out = new Uint8Array(n);
     for (let done = 0; done < n; ) {

@@ -237,15 +237,15 @@ export class CdTable {
   constructor(
     readonly s1cdmax: number,
     readonly linear: boolean,
-  ) {}
-
-  get maxContexts(): number {
-    return 2 ** this.s1cdmax;
+  ) {
+    this.maxContexts = 2 ** s1cdmax;
+    this.numL1Ents = linear ? 0 : Math.ceil(this.maxContexts / CTXDESC_L2_ENTRIES);
   }
 
-  get numL1Ents(): number {
-    return this.linear ? 0 : Math.ceil(this.maxContexts / CTXDESC_L2_ENTRIES);
-  }
+  /** 2^s1cdmax: CDs the table can hold. */
+  readonly maxContexts: number;
+  /** L1 descriptors of a 2-level table (0 for a linear one). */
+  readonly numL1Ents: number;
 }
 
 const NO_PCI_CAPS = Object.freeze({ ats: false, pri: false });
@@ -573,8 +573,9 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
  * write). A CD write never starts another one from inside its callbacks, so one set of fields is enough.
  */
 const cdw: { k: Kernel | null; master: ArmSmmuMaster | null; pa: number; ssid: number } = { k: null, master: null, pa: 0, ssid: 0 };
-function cdwWrite(next: Uint32Array): void {
-  cdw.k!.mem.writeWords(cdw.pa, next);
+/** One 64-bit store: the qword that changed (the rest of `next` is already in memory). */
+function cdwWrite(next: Uint32Array, qword: number): void {
+  cdw.k!.mem.write64(cdw.pa + 8 * qword, next[2 * qword]!, next[2 * qword + 1]!);
 }
 function cdwSync(): void {
   const m = cdw.master!;
