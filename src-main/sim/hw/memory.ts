@@ -27,12 +27,52 @@ const FIRST_PFN = 0x100;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error('PhysMemory needs a little-endian host');
 
+/**
+ * Pages by page frame number: an array for the frames the allocator hands out (dense, from FIRST_PFN up), a Map for
+ * the rare page far above them (a bypass DMA to an arbitrary address). A CD or STE fetch looks its page up on every
+ * access; an array index costs a fraction of a Map lookup over tens of thousands of pages.
+ */
+class PageMap<T> {
+  private readonly dense: (T | undefined)[] = [];
+  private readonly far = new Map<number, T>();
+  private count = 0;
+
+  get(pfn: number): T | undefined {
+    return pfn < DENSE_PFNS ? this.dense[pfn] : this.far.get(pfn);
+  }
+
+  set(pfn: number, v: T): void {
+    if (pfn < DENSE_PFNS) {
+      if (this.dense[pfn] === undefined) this.count++;
+      this.dense[pfn] = v;
+    } else {
+      if (!this.far.has(pfn)) this.count++;
+      this.far.set(pfn, v);
+    }
+  }
+
+  delete(pfn: number): void {
+    if (pfn < DENSE_PFNS) {
+      if (this.dense[pfn] === undefined) return;
+      this.dense[pfn] = undefined;
+      this.count--;
+    } else if (this.far.delete(pfn)) this.count--;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
+
+/** Frames below this (4 GiB of PA) are kept in PageMap's array. */
+const DENSE_PFNS = 1 << 20;
+
 export class PhysMemory {
   /** Which lab step is writing now (attribution.ts): what it writes is tagged with it. */
   readonly attribution = new Attribution();
-  private readonly pages = new Map<number, Uint8Array>();
+  private readonly pages = new PageMap<Uint8Array>();
   /** The same pages as 32-bit words, for aligned word access (STE/CD/descriptor fetches). */
-  private readonly words = new Map<number, Uint32Array>();
+  private readonly words = new PageMap<Uint32Array>();
   /** Allocated regions by first page number; each page of a region maps back to its region. */
   private readonly regionOfPfn = new Map<number, Region>();
   private nextPfn = FIRST_PFN;
