@@ -88,6 +88,8 @@ class AppliedStep implements StepRecord {
   #lab: Lab;
   /** The trace while the step is in the lab's window; null once dropped. */
   kept: TraceRecord[] | null;
+  /** Still holding its trace and touched objects (in the lab's window, or left there by time travel until it ends). */
+  held = true;
   #touched: Touched | null;
   #packed: string | null = null;
   constructor(
@@ -119,6 +121,7 @@ class AppliedStep implements StepRecord {
 
   /** Leaves the window: the trace is dropped (when `dropTrace`), the touched sets packed. */
   age(dropTrace: boolean): void {
+    this.held = false;
     if (dropTrace) this.kept = null;
     if (this.#touched) {
       this.#packed = packTouched(this.#touched);
@@ -149,10 +152,18 @@ export class Lab {
   private readonly checkpoints: CheckpointStore<Map<string, Finding>> | null;
   private readonly traceWindow: number;
   /**
-   * The records in the window (holding their trace and touched objects): the last `traceWindow` applied, plus, until
-   * a jump ends, any that time travel left elsewhere.
+   * The records holding their trace and touched objects (AppliedStep.held) are the last `traceWindow` of `records`:
+   * applyStep ages the one that leaves the window, and a jump ages those it left elsewhere before it returns. (A flag
+   * and index arithmetic, not a Set: a Set add and delete on every step cost more than the rest of the lab's upkeep.)
    */
-  private holding = new Set<AppliedStep>();
+  private heldRecords(): AppliedStep[] {
+    const out: AppliedStep[] = [];
+    for (let i = Math.max(0, this.records.length - this.traceWindow); i < this.records.length; i++) {
+      const r = this.records[i] as AppliedStep;
+      if (r.held) out.push(r);
+    }
+    return out;
+  }
 
   constructor(
     readonly config: SocConfig,
@@ -171,7 +182,6 @@ export class Lab {
 
   /** Rebuilds the SoC from the configuration, with no steps applied (and none to redo). */
   reset(): void {
-    this.holding.clear();
     this.boot0();
     this.future = [];
     this.checkpoints?.clear();
@@ -235,9 +245,8 @@ export class Lab {
     const rec = new AppliedStep(this, index, op, result, touched, findings, trace);
     this.records.push(rec);
     const n = this.records.length;
-    this.holding.add(rec);
     const old = this.records[n - 1 - this.traceWindow] as AppliedStep | undefined;
-    if (old && this.holding.delete(old)) old.age(this.trace);
+    if (old?.held) old.age(this.trace);
     if (this.checkpoints?.stepped(n, performance.now() - t0)) this.checkpoints.take(n, this.kernel, new Map(this.open));
     return rec;
   }
@@ -277,6 +286,7 @@ export class Lab {
     const total = len + this.future.length;
     if (!Number.isSafeInteger(n) || n < 0 || n > total) throw new RangeError(`jumpTo(${n}): the timeline has ${total} step(s)`);
     if (n === len) return;
+    const held = this.heldRecords(); // before the jump: the old window
     const timeline = this.future.length ? this.records.concat(this.future) : this.records;
     const cp = this.checkpoints?.at(n) ?? null;
     const base = cp?.n ?? 0;
@@ -286,7 +296,7 @@ export class Lab {
     } else {
       // A new live kernel: the records kept from before must not keep the old one alive. Only the window's records
       // hold objects (the others are packed); those from base to n are replaced, detaching them is harmless.
-      for (const r of this.holding) r.detach();
+      for (const r of held) r.detach();
       if (cp) {
         this.kernel = this.checkpoints!.restore(cp);
         this.open = new Map(cp.extra);
@@ -300,11 +310,8 @@ export class Lab {
     this.future = timeline.slice(n);
     // Only the last traceWindow records stay in the window: age those that the jump left elsewhere.
     const keepFrom = n - this.traceWindow;
-    for (const r of this.holding) {
-      if (r.index < keepFrom || r.index >= n || this.records[r.index] !== r) {
-        this.holding.delete(r);
-        r.age(this.trace);
-      }
+    for (const r of held) {
+      if (r.held && (r.index < keepFrom || r.index >= n || this.records[r.index] !== r)) r.age(this.trace);
     }
   }
 

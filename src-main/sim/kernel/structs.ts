@@ -105,11 +105,13 @@ export const XA_ZERO_ENTRY: PasidEntry = Object.freeze({ tag: 'ZERO' }) as Pasid
 
 /**
  * group->pasid_array: a plain xarray in mainline, XA_FLAGS_ALLOC in the RFC. Occupancy is mirrored in an IdBitmap so
- * that `xa_alloc` finds the lowest free index in logarithmic time over a 32-bit index space.
+ * that `xa_alloc` finds the lowest free index in logarithmic time over a 32-bit index space. The mirror is built at
+ * the first xa_alloc and kept from then on: an array only ever used with xa_insert/xa_store (mainline's) never pays
+ * for it.
  */
 export class PasidArray {
   private readonly entries = new Map<number, PasidEntry>();
-  private readonly used = new IdBitmap(32);
+  private used: IdBitmap | null = null;
 
   /** xa_load(): a reservation (XA_ZERO_ENTRY) reads as empty. */
   load(pasid: number): PasidEntry | undefined {
@@ -126,22 +128,23 @@ export class PasidArray {
   insert(pasid: number, e: PasidEntry): boolean {
     if (this.entries.has(pasid)) return false;
     this.entries.set(pasid, e);
-    this.used.set(pasid);
+    this.used?.set(pasid);
     return true;
   }
 
   /** xa_alloc(): lowest free index in [min, max] (u32), or -1 (-EBUSY in lib/xarray.c when the range is full). */
   alloc(min: number, max: number, e: PasidEntry): number {
-    const id = this.used.findFirstClear(min, max);
+    const used = this.occupancy();
+    const id = used.findFirstClear(min, max);
     if (id < 0) return -1;
     this.entries.set(id, e);
-    this.used.set(id);
+    used.set(id);
     return id;
   }
 
   /** xa_store() over an existing slot (the reservation taken by insert/alloc). */
   store(pasid: number, e: PasidEntry): void {
-    if (!this.entries.has(pasid)) this.used.set(pasid);
+    if (!this.entries.has(pasid)) this.used?.set(pasid);
     this.entries.set(pasid, e);
   }
 
@@ -150,9 +153,18 @@ export class PasidArray {
     const e = this.entries.get(pasid);
     if (e) {
       this.entries.delete(pasid);
-      this.used.clear(pasid);
+      this.used?.clear(pasid);
     }
     return e;
+  }
+
+  /** The occupancy bitmap, built from the entries on first use. */
+  private occupancy(): IdBitmap {
+    if (!this.used) {
+      this.used = new IdBitmap(32);
+      for (const id of this.entries.keys()) this.used.set(id);
+    }
+    return this.used;
   }
 
   get size(): number {
