@@ -226,11 +226,19 @@ function withCause(res: StepResult, c: FindingCause | null): void {
   if (res.isolation) res.isolation += causeText(c);
 }
 
+const LISTS = ['fds', 'kept'] as const;
+
 function accelFiles(p: Process | undefined): OpenFile[] | null {
   if (!p) return null;
   let out: OpenFile[] | null = null;
-  for (let i = 0; i < p.fds.length; i++) if (isAccel(p.fds[i]!.dev)) (out ??= []).push(p.fds[i]!);
-  for (let i = 0; i < p.kept.length; i++) if (isAccel(p.kept[i]!.dev)) (out ??= []).push(p.kept[i]!);
+  for (const list of LISTS) {
+    const files = p[list];
+    for (let i = 0; i < files.length; i++) {
+      if (!isAccel(files[i]!.dev)) continue;
+      if (out) out.push(files[i]!);
+      else out = [files[i]!]; // not [] then push(): that allocates room for 17
+    }
+  }
   return out;
 }
 
