@@ -592,7 +592,8 @@ function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number
     return;
   }
   // Scratch arrays: writeEntry copies `cur` and reads `target` only during the call (the sync callback issues
-  // commands and does not come back here); with copy = false `next` is copied straight into memory.
+  // commands and does not come back here); with copy = false the writer's own array is passed, and cdwWrite stores
+  // just the qword that changed into memory.
   const cur = k.mem.readWordsInto(pa, CD_CUR);
   cdw.k = k;
   cdw.master = master;
