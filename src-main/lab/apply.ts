@@ -242,6 +242,19 @@ function accelFiles(p: Process | undefined): OpenFile[] | null {
   return out;
 }
 
+/**
+ * The result of a step that carried out a call with nothing to report: one frozen object for all of them (a lab keeps
+ * every step's result, so a fresh `{ ok: true }` per unbind is one more object for the garbage collector to move).
+ */
+const DONE: StepResult = Object.freeze({ ok: true });
+
+/** `context N`, the accelerator bind's detail; the strings of the first contexts are made once. */
+const CONTEXT_DETAILS: string[] = [];
+function contextDetail(n: number): string {
+  if (n >= 4096) return `context ${n}`;
+  return (CONTEXT_DETAILS[n] ??= `context ${n}`);
+}
+
 function applyInner(k: Kernel, op: Op): StepResult {
   switch (op.op) {
     case 'bind': {
@@ -255,7 +268,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
         // The accelerator's driver takes a hardware context and writes the PASID into its SSID register.
         const c = accelOpen(k, p, d, r.file);
         if (!c.ok) return { ok: false, errno: c.errno, why: c.why };
-        return { ok: true, pasid: r.pasid, detail: `context ${c.context}` };
+        return { ok: true, pasid: r.pasid, detail: contextDetail(c.context) };
       }
       return { ok: true, pasid: r.pasid };
     }
@@ -270,7 +283,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
     }
     case 'unbind':
       closeDeviceFile(k, existing(k, op.args.process), op.args.device);
-      return { ok: true };
+      return DONE;
     case 'spawn': {
       const p = spawnProcess(k, op.args.process);
       return { ok: true, detail: `pid ${p.pid}` };
@@ -281,10 +294,10 @@ function applyInner(k: Kernel, op: Op): StepResult {
     }
     case 'exec':
       execProcess(k, actor(k, op.args.process));
-      return { ok: true };
+      return DONE;
     case 'exit':
       exitProcess(k, actor(k, op.args.process), op.args.files_kept);
-      return { ok: true };
+      return DONE;
     case 'alloc_global_pasid': {
       const name = op.args.as ?? freshKernelPasidName(k);
       const r = idxdEnableSystemPasid(k, device(k, op.args.device), name);
@@ -297,7 +310,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
     }
     case 'free_global_pasid':
       idxdDisableSystemPasid(k, k.kernelPasids.get(op.args.name)!);
-      return { ok: true };
+      return DONE;
     case 'attach_rid': {
       const d = device(k, op.args.device);
       const group = d.group;
@@ -325,7 +338,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
       // A paging domain that an earlier attach_rid allocated belongs to whoever attached it (VFIO, iommufd), which
       // frees it once it is replaced; the default domain stays with the group.
       if (old && old !== domain && old !== group.defaultDomain && old.smmuDomain && old.attachedSlots === 0) freeRidDomain(k, old);
-      return { ok: true };
+      return DONE;
     }
     case 'enqcmd': {
       const p = actor(k, op.args.process);
@@ -379,7 +392,7 @@ function applyInner(k: Kernel, op: Op): StepResult {
         dom.pgtable.map(iova, page.base, { write: true });
       }
       if (k.tr.on) k.tr.set(dom.label, `iova[0x${op.args.iova.toString(16)}]`, { length: op.args.length });
-      return { ok: true };
+      return DONE;
     }
     case 'dma': {
       const d = device(k, op.args.device);
