@@ -18,7 +18,7 @@ import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
 import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
 import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
-import { removeFirst } from '../kernel/list.js';
+import { removeAt, removeFirst } from '../kernel/list.js';
 import type { Kernel } from '../kernel/kernel.js';
 
 /** Per-instance configuration: the ID-register fields the driver reads at probe. */
@@ -187,8 +187,11 @@ export class ArmSmmuDevice {
 
 /** arm_smmu_domain: what the driver adds to an iommu_domain. */
 export class ArmSmmuDomain {
-  /** arm_smmu_domain->devices: master_domain entries, (master, ssid), the SSIDs of a master in attach order. */
-  readonly masters = new Map<ArmSmmuMaster, number[]>();
+  /**
+   * arm_smmu_domain->devices: the master_domain entries, grouped by master in attach order, each master's SSIDs in
+   * attach order. A short array rather than a Map: a domain has a handful of masters, and there is one per mm.
+   */
+  readonly masters: { master: ArmSmmuMaster; ssids: number[] }[] = [];
   constructor(
     readonly smmu: ArmSmmuDevice,
     readonly stage: 's1' | 's2',
@@ -363,7 +366,7 @@ function armSmmuAtcInvMaster(k: Kernel, master: ArmSmmuMaster, ssid: number): vo
 export function armSmmuAtcInvDomain(k: Kernel, sd: ArmSmmuDomain, iova: number, size: number): void {
   if (!sd.smmu.features.ats) return;
   let n = 0;
-  for (const [m, ssids] of sd.masters) {
+  for (const { master: m, ssids } of sd.masters) {
     if (!m.atsEnabled) continue;
     for (const ssid of ssids) {
       armSmmuCmd(k, sd.smmu, atcInvCmd(m.sid, ssid, iova, size));
@@ -688,13 +691,16 @@ function steAtsEnabled(ste: Ste): boolean {
 function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
   const sd = domain.smmuDomain;
   if (!sd) return;
-  const s = sd.masters.get(master);
+  const list = sd.masters;
+  let i = 0;
+  while (i < list.length && list[i]!.master !== master) i++;
+  const e = list[i];
   if (on) {
-    if (!s) sd.masters.set(master, [ssid]);
-    else if (!s.includes(ssid)) s.push(ssid);
-  } else if (s) {
-    removeFirst(s, ssid);
-    if (s.length === 0) sd.masters.delete(master);
+    if (!e) list.push({ master, ssids: [ssid] });
+    else if (!e.ssids.includes(ssid)) e.ssids.push(ssid);
+  } else if (e) {
+    removeFirst(e.ssids, ssid);
+    if (e.ssids.length === 0) removeAt(list, i);
   }
 }
 
@@ -884,7 +890,7 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   const fn = 'arm_smmu_mm_release';
   if (k.tr.on) k.tr.enter(fn, { domain: domain.label });
   const force = sd.smmu.features.stallForce;
-  for (const [master, ssids] of sd.masters) {
+  for (const { master, ssids } of sd.masters) {
     for (const ssid of ssids) armSmmuWriteCdEntry(k, master, ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
   }
   // arm_smmu_tlb_inv_asid() (TLBI_NH_ASID with its CMD_SYNC), then arm_smmu_atc_inv_domain(smmu_domain, 0, 0).
