@@ -524,7 +524,7 @@ describe('§8.1 idxd dedicated WQ (S13)', () => {
 });
 
 describe('checker-only indexes', () => {
-  it('a checking lab keeps groupsByPasid and the bonds\' files; a lab without checking keeps neither, with the same results', () => {
+  it('a checking lab keeps the checker-only indexes; a lab without checking keeps none, with the same results', () => {
     const ops = (l: Lab): unknown[] => [bind(l, 'p1', 'big'), bind(l, 'p2', 'big'), bind(l, 'p1', 'fn0'), unbind(l, 'p2', 'big'), bind(l, 'p3', 'fn1')].map((r) => r.result);
     const checked = basic();
     const unchecked = mkLab([SMALL, BIG, DSA, FN0, FN1], { groups: [['fn0', 'fn1']], check: false });
@@ -533,6 +533,8 @@ describe('checker-only indexes', () => {
     expect([...checked.kernel.handles].map((h) => h.files?.size)).toEqual([1, 1, 1]);
     expect(unchecked.kernel.checkerIndexes).toBe(false);
     expect(unchecked.kernel.groupsByPasid.size).toBe(0);
+    expect([unchecked.kernel.mmsByPasid.size, unchecked.kernel.svaDomainsByMm.size]).toEqual([0, 0]);
+    expect([checked.kernel.mmsByPasid.size, checked.kernel.svaDomainsByMm.size]).toEqual([3, 2]); // p2 keeps its PASID, not its domain
     expect([...unchecked.kernel.handles].map((h) => h.files)).toEqual([null, null, null]);
     // What the kernel itself decides with stays kept: the domains' slot counts.
     const slots = (l: Lab): number[] => [...l.kernel.domains].filter((d) => d.type === 'SVA').map((d) => d.attachedSlots);

@@ -45,7 +45,7 @@ export function iommuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResu
   const domain = new IommuDomain(k.nextId('domain'), 'SVA', mm, r.smmuDomain);
   mmgrab(k, mm);
   k.domains.add(domain);
-  indexSet(k.svaDomainsByMm, mm, domain, true);
+  if (k.checkerIndexes) indexSet(k.svaDomainsByMm, mm, domain, true);
   k.dirty.domains.add(domain);
   if (k.tr.on) k.tr.set(domain.label, 'asid', r.smmuDomain.asid);
   return k.tr.leave(fn, { ok: true as const, domain });
@@ -55,7 +55,7 @@ export function iommuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResu
 export function iommuSvaDomainFree(k: Kernel, domain: IommuDomain): void {
   armSmmuDomainFree(k, domain);
   forgetDomain(k, domain);
-  indexSet(k.svaDomainsByMm, domain.mm!, domain, false);
+  if (k.checkerIndexes) indexSet(k.svaDomainsByMm, domain.mm!, domain, false);
   mmdrop(k, domain.mm!);
 }
 

@@ -52,13 +52,17 @@ export class Kernel {
   readonly identityDomain = new IommuDomain(0, 'IDENTITY', null, null);
   readonly blockedDomain = new IommuDomain(0, 'BLOCKED', null, null);
 
-  /** Index: PASID value -> mms whose iommu_mm->pasid holds it (global or not). Kept by setMmPasid. */
+  /**
+   * Index: PASID value -> mms whose iommu_mm->pasid holds it (global or not). Kept by mm.ts setMmIommuMm/setMmPasid
+   * while checkerIndexes is on.
+   */
   readonly mmsByPasid = new Map<number, Set<MmStruct>>();
-  /** Index: mm -> its live SVA domains (each holds an mm_count reference). */
+  /** Index: mm -> its live SVA domains (each holds an mm_count reference). Kept while checkerIndexes is on. */
   readonly svaDomainsByMm = new Map<MmStruct, Set<IommuDomain>>();
   /**
-   * Whether the indexes that only the invariant checker reads are kept: groupsByPasid and each bond's `files`. A lab
-   * that does not check turns them off (Lab), and saves their upkeep on every attach, detach, open and close.
+   * Whether the indexes that only the invariant checker reads are kept: groupsByPasid, mmsByPasid, svaDomainsByMm
+   * and each bond's `files`. A lab that does not check turns them off (Lab): it saves their upkeep on every attach,
+   * detach, open and close, and a Set per mm twice over.
    */
   checkerIndexes = true;
   /**
@@ -80,6 +84,8 @@ export class Kernel {
   dropCheckerIndexes(): void {
     this.checkerIndexes = false;
     this.groupsByPasid.clear();
+    this.mmsByPasid.clear();
+    this.svaDomainsByMm.clear();
     for (const h of this.handles) h.files = null;
   }
 

@@ -20,9 +20,9 @@ export function newMm(k: Kernel, owner: Process): MmStruct {
 /** Publishes (smp_store_release) or clears mm->iommu_mm, keeping the PASID -> mm index. */
 export function setMmIommuMm(k: Kernel, mm: MmStruct, im: IommuMmData | null): void {
   const old = mm.iommuMm;
-  if (old) indexSet(k.mmsByPasid, old.pasid, mm, false);
+  if (old && k.checkerIndexes) indexSet(k.mmsByPasid, old.pasid, mm, false);
   mm.iommuMm = im;
-  if (im) indexSet(k.mmsByPasid, im.pasid, mm, true);
+  if (im && k.checkerIndexes) indexSet(k.mmsByPasid, im.pasid, mm, true);
   k.dirty.mms.add(mm);
   if (old) k.dirty.pasids.add(old.pasid);
   if (im) k.dirty.pasids.add(im.pasid);
@@ -32,10 +32,10 @@ export function setMmIommuMm(k: Kernel, mm: MmStruct, im: IommuMmData | null): v
 /** Writes iommu_mm->pasid in place (the RFC's attach_any stores the per-device PASID there). */
 export function setMmPasid(k: Kernel, mm: MmStruct, pasid: number): void {
   const im = mm.iommuMm!;
-  indexSet(k.mmsByPasid, im.pasid, mm, false);
+  if (k.checkerIndexes) indexSet(k.mmsByPasid, im.pasid, mm, false);
   const from = im.pasid;
   im.pasid = pasid;
-  indexSet(k.mmsByPasid, pasid, mm, true);
+  if (k.checkerIndexes) indexSet(k.mmsByPasid, pasid, mm, true);
   k.dirty.mms.add(mm);
   k.dirty.pasids.add(from);
   k.dirty.pasids.add(pasid);
