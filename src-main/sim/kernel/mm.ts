@@ -11,6 +11,7 @@ import { AddressSpace } from '../hw/address-space.js';
 export function newMm(k: Kernel, owner: Process): MmStruct {
   const mm = new MmStruct(k.nextId('mm'), `${owner.name}/mm${owner.mmGen++}`, owner);
   mm.as = new AddressSpace(k.mem, mm.label); // mm_alloc_pgd()
+  mm.pgd = mm.as.pt.root;
   k.mms.add(mm); // mm_init() -> mm_pasid_init(): iommu_mm = NULL
   k.dirty.mms.add(mm);
   if (k.tr.on) k.tr.set(`mm:${mm.label}`, 'created', { mm_users: 1, mm_count: 1 });
@@ -80,6 +81,7 @@ export function mmput(k: Kernel, mm: MmStruct): void {
     for (const d of mm.iommuMm?.svaDomains ?? []) armSmmuMmRelease(k, d);
     mm.as?.destroy();
     mm.as = null;
+    mm.pgd = 0;
     if (k.tr.on) k.tr.set(`mm:${mm.label}`, 'pgd', null, 'allocated');
     mmdrop(k, mm);
     k.tr.leave(fn, null);

@@ -263,6 +263,12 @@ export class MmStruct {
   freed = false;
   /** The address space (VMAs, page table pgd = CD.TTB0 for SVA); null once exit_mmap tore it down. */
   as: AddressSpace | null = null;
+  /**
+   * mm->pgd: the physical address of the page table root (`as.pt.root`, what an SVA CD's TTB0 holds); 0 once
+   * exit_mmap tore the address space down. Kept here as the kernel keeps it in mm_struct, so a CD write reads it
+   * without walking to the address space.
+   */
+  pgd = 0;
 
   constructor(
     readonly id: number,

@@ -525,7 +525,7 @@ function cdWordsInto(out: Uint32Array, cd: Cd | null): Uint32Array {
   if (cd.kind === 'fault') {
     if (encodeCdFast(out, CD_FAULT_BASE, !!cd.record, !!cd.stall, true, cd.asid, 0)) return out;
   } else {
-    const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
+    const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.pgd ?? 0) : (cd.domain.pgtable?.root ?? 0);
     if (cdIps(cd) === CD_TRANS_BASE_IPS && encodeCdFast(out, CD_TRANS_BASE, !!cd.record, !!cd.stall, cd.kind !== 's1', cd.asid, ttb0)) return out;
   }
   return cdWordsSlow(out, cd);
@@ -549,7 +549,7 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
   if (!cd) return out.fill(0);
   // One object literal per case: spreading a shared base is very slow on Node 20 and this runs on every CD write.
   if (cd.kind === 'fault') return encodeCdInto(out, { v: true, aa64: true, r: cd.record, s: cd.stall, a: true, aset: true, asid: cd.asid, epd1: true, epd0: true }); // TTB0 ignored
-  const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.as?.pt.root ?? 0) : (cd.domain.pgtable?.root ?? 0);
+  const ttb0 = cd.kind === 'sva' ? (cd.domain.mm?.pgd ?? 0) : (cd.domain.pgtable?.root ?? 0);
   return encodeCdInto(out, {
     v: true,
     aa64: true,
