@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { iommuAttachDevicePasid } from '../../src-main/sim/kernel/iommu.js';
+import { IommuDomain } from '../../src-main/sim/kernel/structs.js';
+import { ArmSmmuDomain, setMasterDomain } from '../../src-main/sim/smmuv3/driver.js';
 import { attachRid, bind, dev, exit, idaIds, mkLab, proc, step, unbind, view } from './helpers.js';
 
 describe('§5.2 master->ssid_bits and max_pasids', () => {
@@ -350,5 +352,53 @@ describe('§5.7 mm release: the fault-everything CD', () => {
     const v = view(l);
     for (const d of ['a', 'b', 'c']) expect(v.devices[d].cds[1]).toMatchObject({ kind: 'fault', r: false });
     expect(v.devices.a.cds[2]).toMatchObject({ kind: 'sva', owner: 'p2/mm0' }); // another mm is untouched
+  });
+});
+
+describe('arm_smmu_domain->devices', () => {
+  /** The (device, SSID) entries of a domain's devices list, in list order. */
+  function entries(d: ArmSmmuDomain): string[] {
+    const out: string[] = [];
+    for (let md = d.devices; md; md = md.next) out.push(`${md.master.dev.name}:${md.ssid}`);
+    return out;
+  }
+
+  it('one entry per (master, SSID), grouped by master in first-attach order; removal unlinks only that entry', () => {
+    const l = mkLab([
+      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
+      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
+    ]);
+    const a = dev(l, 'a').master;
+    const b = dev(l, 'b').master;
+    const sd = new ArmSmmuDomain(a.smmu, 's1', 1, 0);
+    const dom = new IommuDomain(99, 'SVA', null, sd);
+    setMasterDomain(a, dom, 5, true);
+    setMasterDomain(b, dom, 5, true);
+    setMasterDomain(a, dom, 7, true); // behind a's last entry, not at the tail
+    setMasterDomain(a, dom, 5, true); // already there: no second entry
+    expect(entries(sd)).toEqual(['a:5', 'a:7', 'b:5']);
+    setMasterDomain(b, dom, 9, true);
+    expect(entries(sd)).toEqual(['a:5', 'a:7', 'b:5', 'b:9']);
+    setMasterDomain(a, dom, 5, false); // the head
+    expect(entries(sd)).toEqual(['a:7', 'b:5', 'b:9']);
+    setMasterDomain(b, dom, 5, false); // the middle
+    setMasterDomain(b, dom, 3, false); // not on the list: nothing
+    expect(entries(sd)).toEqual(['a:7', 'b:9']);
+    setMasterDomain(a, dom, 7, false);
+    setMasterDomain(a, dom, 1, true); // a's entries are gone: a comes back at the tail
+    expect(entries(sd)).toEqual(['b:9', 'a:1']);
+  });
+
+  it('an SVA domain bound to two devices lists both at the mm PASID; unbinding one leaves the other', () => {
+    const l = mkLab([
+      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
+      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
+    ]);
+    const pasid = bind(l, 'p', 'a').pasid;
+    bind(l, 'p', 'b');
+    const sd = proc(l, 'p').mm.iommuMm!.svaDomains[0]!.smmuDomain!;
+    expect(entries(sd)).toEqual([`a:${pasid}`, `b:${pasid}`]);
+    unbind(l, 'p', 'a');
+    expect(entries(sd)).toEqual([`b:${pasid}`]);
   });
 });

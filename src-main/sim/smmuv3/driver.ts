@@ -18,7 +18,6 @@ import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
 import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
 import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
-import { removeAt, removeFirst } from '../kernel/list.js';
 import type { Kernel } from '../kernel/kernel.js';
 
 /** Per-instance configuration: the ID-register fields the driver reads at probe. */
@@ -185,13 +184,26 @@ export class ArmSmmuDevice {
   }
 }
 
+/** struct arm_smmu_master_domain: one (master, SSID) an arm_smmu_domain is attached at (arm_smmu_attach_prepare). */
+export class ArmSmmuMasterDomain {
+  /** The next entry on the domain's devices list. */
+  next: ArmSmmuMasterDomain | null = null;
+  constructor(
+    readonly master: ArmSmmuMaster,
+    readonly ssid: number,
+  ) {}
+}
+
 /** arm_smmu_domain: what the driver adds to an iommu_domain. */
 export class ArmSmmuDomain {
   /**
-   * arm_smmu_domain->devices: the master_domain entries, grouped by master in attach order, each master's SSIDs in
-   * attach order. A short array rather than a Map: a domain has a handful of masters, and there is one per mm.
+   * arm_smmu_domain->devices: the first of its master_domain entries, one per (master, SSID) the domain is attached
+   * at, linked through `next` as the kernel links them through devices_elm. Kept grouped by master in the order of
+   * each master's first attach, each master's SSIDs in attach order [choice: the kernel's list_add puts a new entry
+   * first; the order only decides the order of per-master commands (ATC_INV, mm_release's CD writes)]. A list of
+   * small objects rather than arrays of arrays: there is one such domain per mm, and a bind walks it cold.
    */
-  readonly masters: { master: ArmSmmuMaster; ssids: number[] }[] = [];
+  devices: ArmSmmuMasterDomain | null = null;
   constructor(
     readonly smmu: ArmSmmuDevice,
     readonly stage: 's1' | 's2',
@@ -366,12 +378,10 @@ function armSmmuAtcInvMaster(k: Kernel, master: ArmSmmuMaster, ssid: number): vo
 export function armSmmuAtcInvDomain(k: Kernel, sd: ArmSmmuDomain, iova: number, size: number): void {
   if (!sd.smmu.features.ats) return;
   let n = 0;
-  for (const { master: m, ssids } of sd.masters) {
-    if (!m.atsEnabled) continue;
-    for (const ssid of ssids) {
-      armSmmuCmd(k, sd.smmu, atcInvCmd(m.sid, ssid, iova, size));
-      n++;
-    }
+  for (let md = sd.devices; md; md = md.next) {
+    if (!md.master.atsEnabled) continue;
+    armSmmuCmd(k, sd.smmu, atcInvCmd(md.master.sid, md.ssid, iova, size));
+    n++;
   }
   if (n) armSmmuCmd(k, sd.smmu, CMD_SYNC);
 }
@@ -688,19 +698,35 @@ function steAtsEnabled(ste: Ste): boolean {
   return (ste.config === 's1' || ste.config === 's2') && !!ste.eats;
 }
 
-function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
+/**
+ * Puts (master, ssid) on the domain's devices list or takes it off (the list half of arm_smmu_attach_prepare and
+ * arm_smmu_remove_master_domain). Exported for tests.
+ */
+export function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
   const sd = domain.smmuDomain;
   if (!sd) return;
-  const list = sd.masters;
-  let i = 0;
-  while (i < list.length && list[i]!.master !== master) i++;
-  const e = list[i];
+  // prev: the entry before md; after: where a new entry goes (behind the master's last entry, else at the tail).
+  let prev: ArmSmmuMasterDomain | null = null;
+  let after: ArmSmmuMasterDomain | null = null;
+  let md = sd.devices;
+  for (; md; prev = md, md = md.next) {
+    if (md.master !== master) {
+      if (!after || after.master !== master) after = md;
+      continue;
+    }
+    if (md.ssid === ssid) break;
+    after = md;
+  }
   if (on) {
-    if (!e) list.push({ master, ssids: [ssid] });
-    else if (!e.ssids.includes(ssid)) e.ssids.push(ssid);
-  } else if (e) {
-    removeFirst(e.ssids, ssid);
-    if (e.ssids.length === 0) removeAt(list, i);
+    if (md) return; // already on the list
+    const e = new ArmSmmuMasterDomain(master, ssid);
+    if (after) {
+      e.next = after.next;
+      after.next = e;
+    } else sd.devices = e;
+  } else if (md) {
+    if (prev) prev.next = md.next;
+    else sd.devices = md.next;
   }
 }
 
@@ -890,9 +916,7 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   const fn = 'arm_smmu_mm_release';
   if (k.tr.on) k.tr.enter(fn, { domain: domain.label });
   const force = sd.smmu.features.stallForce;
-  for (const { master, ssids } of sd.masters) {
-    for (const ssid of ssids) armSmmuWriteCdEntry(k, master, ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
-  }
+  for (let md = sd.devices; md; md = md.next) armSmmuWriteCdEntry(k, md.master, md.ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
   // arm_smmu_tlb_inv_asid() (TLBI_NH_ASID with its CMD_SYNC), then arm_smmu_atc_inv_domain(smmu_domain, 0, 0).
   syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
   armSmmuAtcInvDomain(k, sd, 0, 0);
