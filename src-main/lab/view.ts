@@ -43,7 +43,7 @@ export function deviceHeader(d: Device): View {
     /** The STE's eight 64-bit words as the SMMU reads them from memory, and where it lives. */
     ste_raw: dwords(d.smmu.mem.readWords(d.smmu.stePa(m.sid), 16)),
     ste_pa: d.smmu.stePa(m.sid),
-    cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: [...t.l2].sort((a, b) => a - b) } : null,
+    cd_table: t ? { fmt: t.linear ? 'linear' : '64k-l2', s1cdmax: t.s1cdmax, used_ssids: t.usedSsids, l2: t.l2 } : null,
     wqs: Object.fromEntries(d.wqs.map((w) => [w.name, { mode: w.mode, open: w.owner !== null, wqcfg_pasid: pasidOrNull(w.wqcfgPasid) }])),
     driver_ida: d.driverIda ? [...d.driverIda.ids()] : null,
     /** The accelerator's hardware contexts (platform devices with PASID support): SSID register of each one in use. */

@@ -240,14 +240,17 @@ export type Ste =
 export class CdTable {
   /** Valid CDs by SSID (only valid ones are kept). An SSID >= 2^s1cdmax here was written out of bounds. */
   readonly cds = new Map<number, Cd>();
-  /** L1 indexes whose 64 KB L2 leaf has been allocated (2-level only). */
-  readonly l2 = new Set<number>();
   /** cd_table.used_ssids: valid CDs at SSID != 0. */
   usedSsids = 0;
   /** The linear table, or the L1 table (cdtab_dma). */
   region!: Region;
-  /** The 64 KB L2 leaves by L1 index (cd_table.l2.l2ptrs). */
+  /** The 64 KB L2 leaves by L1 index, with their owners (the allocations behind l2ptrs). */
   readonly l2Regions = new Map<number, Region>();
+  /**
+   * cd_table.l2.l2ptrs: the physical address of each L1 index's leaf, 0 while it has none (2-level only). What a CD
+   * lookup reads, so that it touches one array instead of a Map and a region record.
+   */
+  readonly l2ptrs: number[];
 
   constructor(
     readonly s1cdmax: number,
@@ -255,6 +258,12 @@ export class CdTable {
   ) {
     this.maxContexts = 2 ** s1cdmax;
     this.numL1Ents = linear ? 0 : Math.ceil(this.maxContexts / CTXDESC_L2_ENTRIES);
+    this.l2ptrs = new Array<number>(this.numL1Ents).fill(0);
+  }
+
+  /** L1 indexes whose 64 KB L2 leaf has been allocated, ascending (2-level only). */
+  get l2(): number[] {
+    return [...this.l2Regions.keys()].sort((a, b) => a - b);
   }
 
   /** 2^s1cdmax: CDs the table can hold. */
@@ -463,11 +472,11 @@ export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: numb
   const t = master.cdTable ?? armSmmuAllocCdTables(k, master);
   if (!t.linear && cd) {
     const l1 = Math.floor(ssid / CTXDESC_L2_ENTRIES);
-    if (l1 < t.numL1Ents && !t.l2.has(l1)) {
+    if (l1 < t.numL1Ents && t.l2ptrs[l1] === 0) {
       // arm_smmu_alloc_cd_ptr(): a 64 KB leaf, its L1 descriptor, then a non-leaf CFGI_CD (an invalid L1CD can be cached).
-      t.l2.add(l1);
       const r = k.mem.alloc(CTXDESC_L2_ENTRIES * 64, `cd-l2:${master.dev.name}[${l1}]`);
       t.l2Regions.set(l1, r);
+      t.l2ptrs[l1] = r.base;
       k.mem.writeWords(t.region.base + l1 * 8, encodeCdL1(r.base, true));
       if (k.tr.on) k.tr.set(master.label, `l1[${l1}]`, 'valid');
       syncCmd(k, master.smmu, { op: 'CFGI_CD', sid: master.sid, ssid, leaf: false });
@@ -497,8 +506,8 @@ export function armSmmuWriteCdEntry(k: Kernel, master: ArmSmmuMaster, ssid: numb
  */
 export function armSmmuCdPa(t: CdTable, ssid: number): number | null {
   if (t.linear) return t.region.base + ssid * 64;
-  const l2 = t.l2Regions.get(Math.floor(ssid / CTXDESC_L2_ENTRIES));
-  return l2 ? l2.base + (ssid % CTXDESC_L2_ENTRIES) * 64 : null;
+  const l2 = t.l2ptrs[Math.floor(ssid / CTXDESC_L2_ENTRIES)];
+  return l2 ? l2 + (ssid % CTXDESC_L2_ENTRIES) * 64 : null;
 }
 
 /** The CD's 64 bytes as the driver builds them (arm_smmu_make_s1_cd, arm_smmu_make_sva_cd, the release CD). */
