@@ -181,7 +181,7 @@ function toHex(b: Uint8Array): string {
  * invalidates its TLB entries and its masters' ATCs (arm_smmu_mm_arch_invalidate_secondary_tlbs).
  */
 function invalidateSecondaryTlbs(k: Kernel, mm: MmStruct, va: number, length: number): void {
-  for (const d of mm.iommuMm?.svaDomains ?? []) armSmmuMmArchInvalidateSecondaryTlbs(k, d, va, length);
+  for (let d = mm.iommuMm?.svaDomains ?? null; d; d = d.next) armSmmuMmArchInvalidateSecondaryTlbs(k, d, va, length);
 }
 
 /** `k<N>`, the first N whose name is free (a scenario may have named a kernel PASID `k1` itself). */

@@ -149,7 +149,7 @@ export function mmView(mm: MmStruct): View | null {
     mm_count: mm.mmCount,
     pasid: im ? pasidOrNull(im.pasid) : null,
     pasid_global: im ? im.pasidGlobal : null,
-    sva_domains: im ? im.svaDomains.map((d) => d.label) : [],
+    sva_domains: im ? im.svaDomainList().map((d) => d.label) : [],
   };
 }
 

@@ -396,7 +396,7 @@ describe('arm_smmu_domain->devices', () => {
     ]);
     const pasid = bind(l, 'p', 'a').pasid;
     bind(l, 'p', 'b');
-    const sd = proc(l, 'p').mm.iommuMm!.svaDomains[0]!.smmuDomain!;
+    const sd = proc(l, 'p').mm.iommuMm!.svaDomains!.smmuDomain!;
     expect(entries(sd)).toEqual([`a:${pasid}`, `b:${pasid}`]);
     unbind(l, 'p', 'a');
     expect(entries(sd)).toEqual([`b:${pasid}`]);

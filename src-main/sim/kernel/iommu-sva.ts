@@ -7,7 +7,6 @@ import { IOMMU_PASID_INVALID } from './constants.js';
 import { err, type KErr, type KResult } from './errno.js';
 import { iommuAllocGlobalPasid, iommuAttachDevicePasid, iommuAttachHandleGet, iommuAttachHandleLookup, iommuDetachDevicePasid, iommuFreeGlobalPasid, forgetDomain } from './iommu.js';
 import { indexSet, type Kernel } from './kernel.js';
-import { removeFirst } from './list.js';
 import { mmdrop, mmgrab, setMmIommuMm } from './mm.js';
 import { IommuDomain, IommuMmData, IommuSva, type Device, type MmStruct } from './structs.js';
 import { armSmmuDomainFree, armSmmuSvaDomainAlloc } from '../smmuv3/driver.js';
@@ -83,7 +82,7 @@ export function svaLookupBond(k: Kernel, dev: Device, mm: MmStruct, pasid: numbe
 
 /** Step 7: try each of the mm's SVA domains at `pasid`; errors are ignored. Returns the domain that attached. */
 export function svaAttachExistingDomain(k: Kernel, dev: Device, mm: MmStruct, pasid: number, handle: IommuSva): IommuDomain | null {
-  for (const domain of mm.iommuMm!.svaDomains) {
+  for (let domain = mm.iommuMm!.svaDomains; domain; domain = domain.next) {
     const r = iommuAttachDevicePasid(k, domain, dev, pasid, handle);
     if (r.ok) {
       domain.users++;
@@ -111,7 +110,7 @@ export function svaAttachNewDomain(
     return r;
   }
   d.domain.users = 1;
-  mm.iommuMm!.svaDomains.push(d.domain);
+  mm.iommuMm!.addSvaDomain(d.domain);
   if (k.tr.on) k.tr.set(d.domain.label, 'users', 1, 0);
   return d;
 }
@@ -154,8 +153,7 @@ export function svaDetachBond(k: Kernel, handle: IommuSva, pasid: number): void 
   k.dirty.domains.add(domain);
   if (k.tr.on) k.tr.set(domain.label, 'users', domain.users, domain.users + 1);
   if (domain.users === 0) {
-    const list = domain.mm!.iommuMm?.svaDomains;
-    if (list) removeFirst(list, domain); // list_del
+    domain.mm!.iommuMm?.removeSvaDomain(domain); // list_del
     iommuSvaDomainFree(k, domain);
   }
   k.handles.delete(handle);

@@ -78,7 +78,7 @@ export function mmput(k: Kernel, mm: MmStruct): void {
     const fn = '__mmput';
     if (k.tr.on) k.tr.enter(fn, { mm: mm.label });
     // exit_mmap(): mmu_notifier_release() first (the SMMU stops using the page table), then the pages and tables go.
-    for (const d of mm.iommuMm?.svaDomains ?? []) armSmmuMmRelease(k, d);
+    for (let d = mm.iommuMm?.svaDomains ?? null; d; d = d.next) armSmmuMmRelease(k, d);
     mm.as?.destroy();
     mm.as = null;
     mm.pgd = 0;

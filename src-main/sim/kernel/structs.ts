@@ -26,6 +26,8 @@ export class IommuDomain {
   attachedSlots = 0;
   /** A DMA (S1 paging) domain's io-pgtable: what non-PASID DMA and kernel PASIDs translate through. */
   pgtable: PageTable | null = null;
+  /** domain->next: the next SVA domain on its mm's iommu_mm->sva_domains list. */
+  next: IommuDomain | null = null;
 
   constructor(
     readonly id: number,
@@ -245,11 +247,50 @@ export class Device {
 
 /** struct iommu_mm_data (§2.1), with the RFC's `pasid_global` field (mainline: always true). */
 export class IommuMmData {
-  readonly svaDomains: IommuDomain[] = [];
+  /**
+   * iommu_mm->sva_domains: the first of the mm's SVA domains (one per SMMU instance), linked through
+   * IommuDomain.next as the kernel links them, in the order they were made [choice: list_add puts a new one first;
+   * with one SMMU per mm there is one domain and the order never shows]. A list rather than an array: a bind walks
+   * it cold, and an array is two more objects on that walk.
+   */
+  svaDomains: IommuDomain | null = null;
   constructor(
     public pasid: number,
     public pasidGlobal: boolean,
   ) {}
+
+  /** The sva_domains list as an array, in list order. */
+  svaDomainList(): IommuDomain[] {
+    const out: IommuDomain[] = [];
+    for (let d = this.svaDomains; d; d = d.next) out.push(d);
+    return out;
+  }
+
+  /** list_add_tail(&domain->next, &iommu_mm->sva_domains). */
+  addSvaDomain(domain: IommuDomain): void {
+    domain.next = null;
+    if (!this.svaDomains) {
+      this.svaDomains = domain;
+      return;
+    }
+    let last = this.svaDomains;
+    while (last.next) last = last.next;
+    last.next = domain;
+  }
+
+  /** list_del(&domain->next). */
+  removeSvaDomain(domain: IommuDomain): void {
+    if (this.svaDomains === domain) this.svaDomains = domain.next;
+    else {
+      for (let d = this.svaDomains; d; d = d.next) {
+        if (d.next === domain) {
+          d.next = domain.next;
+          break;
+        }
+      }
+    }
+    domain.next = null;
+  }
 }
 
 /** struct mm_struct: mm_users (address-space users) and mm_count (struct references, mmgrab), and mm->iommu_mm. */

@@ -47,7 +47,7 @@ export function ensureLocalIommuMm(k: Kernel, mm: MmStruct): IommuMmData {
 export function attachReservedBond(k: Kernel, dev: Device, mm: MmStruct, pasid: number, handle: IommuSva): KResult {
   const group = dev.group;
   let domain: IommuDomain | null = null;
-  for (const d of mm.iommuMm!.svaDomains) {
+  for (let d = mm.iommuMm!.svaDomains; d; d = d.next) {
     if (iommuSetGroupPasid(k, d, group, pasid, null).ok) {
       domain = d;
       d.users++;

@@ -35,7 +35,7 @@ export function iommuSvaBindDevicePasid(k: Kernel, dev: Device, mm: MmStruct, pa
   if (!dev.group) return k.tr.leave(fn, err('ENODEV', `${dev.name} has no IOMMU group`));
   const im = mm.iommuMm;
   if (im && im.pasidGlobal) return k.tr.leave(fn, err('EBUSY', `${mm.label} holds global PASID ${im.pasid}: mixing iommu_sva_bind_device and iommu_sva_bind_device_pasid is refused`));
-  if (im && im.svaDomains.length > 0) return k.tr.leave(fn, err('EBUSY', `${mm.label} is already bound to another driver-PASID device (v2 supports one)`));
+  if (im && im.svaDomains) return k.tr.leave(fn, err('EBUSY', `${mm.label} is already bound to another driver-PASID device (v2 supports one)`));
   // The checks of iommu_attach_device_pasid, in its order.
   const pre = attachPrechecks(k, k.blockedDomain, dev);
   if (!pre.ok) return k.tr.leave(fn, pre);
@@ -77,7 +77,7 @@ export const driverPasid: Policy = {
     }
     const im = mm.iommuMm;
     if (im && !im.pasidGlobal) {
-      if (im.svaDomains.length > 0) return err('EBUSY', `${mm.label} has driver-PASID bonds: mixing iommu_sva_bind_device and iommu_sva_bind_device_pasid is refused`);
+      if (im.svaDomains) return err('EBUSY', `${mm.label} has driver-PASID bonds: mixing iommu_sva_bind_device and iommu_sva_bind_device_pasid is refused`);
       setMmIommuMm(k, mm, null); // no live driver-PASID bond left: the mm may take a global PASID
     }
     return iommuSvaBindDevice(k, dev, mm);
