@@ -9,7 +9,7 @@ import { driverAttachKernelPasid, idxdDisableSystemPasid, idxdEnableSystemPasid,
 import { enqcmd } from '../sim/kernel/enqcmd.js';
 import { iommuAttachGroup } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
-import { closeDeviceFile, execProcess, exitProcess, forkProcess, spawnProcess } from '../sim/kernel/process.js';
+import { closeDeviceFile, execProcess, exitProcess, fileToClose, forkProcess, spawnProcess } from '../sim/kernel/process.js';
 import type { Device, IommuDomain, MmStruct, OpenFile, Process } from '../sim/kernel/structs.js';
 import { allocRidDomain, freeRidDomain } from '../sim/soc.js';
 import { deviceDma } from '../sim/devices/dma.js';
@@ -198,13 +198,16 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   if (why !== null) return { ok: false, rejected: why };
   // The accelerator driver's release clears a context when its file's last reference goes (fput). fput is the
   // kernel model's, so the driver part runs right after the step, for the files the step could have closed.
-  const closing = op.op === 'unbind' || op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
+  // An unbind closes one file (closeDeviceFile's: the process's last-opened one on the device), an exit all of them.
+  const closingOne = op.op === 'unbind' ? accelFileClosedBy(k.processes.get(op.args.process), op.args.device) : null;
+  const closing = op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
   // Write attribution: what the step writes is tagged with its index (the lab's records.length) and its text.
   const attr = k.mem.attribution;
   attr.begin(op.op, op.args as Record<string, unknown>);
   let res: StepResult | null = null;
   try {
     res = applyInner(k, op);
+    if (closingOne && closingOne.refs <= 0) accelRelease(k, closingOne);
     if (closing) for (const f of closing) if (f.refs <= 0) accelRelease(k, f);
   } finally {
     attr.end(res !== null && res.rejected === undefined);
@@ -227,6 +230,14 @@ function withCause(res: StepResult, c: FindingCause | null): void {
 }
 
 const LISTS = ['fds', 'kept'] as const;
+
+/** The accelerator file an unbind of `dev` would close (the last one open on it, as closeDeviceFile picks), or null. */
+function accelFileClosedBy(p: Process | undefined, dev: string): OpenFile | null {
+  if (!p) return null;
+  const files = p.alive ? p.fds : p.kept;
+  const i = fileToClose(files, dev);
+  return i >= 0 && isAccel(files[i]!.dev) ? files[i]! : null;
+}
 
 function accelFiles(p: Process | undefined): OpenFile[] | null {
   if (!p) return null;

@@ -7,7 +7,7 @@ import { removeAt } from './list.js';
 import type { Kernel } from './kernel.js';
 import { mmput, newMm } from './mm.js';
 import { fput } from './drivers.js';
-import { Process, type Thread } from './structs.js';
+import { Process, type OpenFile, type Thread } from './structs.js';
 
 export function newThread(name: string): Thread {
   return { name, pasidActivated: false, ia32Pasid: null };
@@ -75,15 +75,18 @@ export function exitProcess(k: Kernel, p: Process, filesKept: boolean): void {
 /** close() of the process's most recently opened file on `dev` (or a file kept after its exit). */
 export function closeDeviceFile(k: Kernel, p: Process, devName: string): boolean {
   const list = p.alive ? p.fds : p.kept;
-  for (let i = list.length - 1; i >= 0; i--) {
-    const f = list[i]!;
-    if (f.dev.name === devName) {
-      removeAt(list, i);
-      k.dirty.processes.add(p);
-      if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${f.label}`, null);
-      fput(k, f);
-      return true;
-    }
-  }
-  return false;
+  const i = fileToClose(list, devName);
+  if (i < 0) return false;
+  const f = list[i]!;
+  removeAt(list, i);
+  k.dirty.processes.add(p);
+  if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${f.label}`, null);
+  fput(k, f);
+  return true;
+}
+
+/** Which of `list` closeDeviceFile closes for `devName`: the last one opened on it (an index), or -1. */
+export function fileToClose(list: readonly OpenFile[], devName: string): number {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.dev.name === devName) return i;
+  return -1;
 }
