@@ -55,6 +55,15 @@ const want = (s: Section): boolean => argv.length === 0 || argv.includes(s);
 
 const exactHeap = gcFn() !== null;
 const approx = exactHeap ? '' : '~';
+
+/**
+ * A heap growth figure: exact with --expose-gc; otherwise approximate, and meaningless when negative (a collection
+ * ran between the two readings and freed more than the measured work kept).
+ */
+function fmtHeap(bytes: number, per = ''): string {
+  if (!exactHeap && bytes < 0) return 'n/a (a GC ran; use --expose-gc)';
+  return `${approx}${fmtBytes(bytes)}${per}`;
+}
 const tStart = now();
 
 interface Target {
@@ -150,7 +159,7 @@ if (want('xarray')) {
       [`fill ${fmtInt(x.entries)} (xa_alloc lowest) + erase all`, fmtRate(x.fill.opsPerSec), (1e9 / x.fill.opsPerSec).toFixed(1), ''],
       [`steady ${fmtInt(x.entries)} (1000 random erases, 1000 allocs)`, fmtRate(x.steady.opsPerSec), (1e9 / x.steady.opsPerSec).toFixed(1), ''],
       ['occupancy bitmap memoryBytes()', '', '', fmtBytes(x.bitmapBytes)],
-      ['heap growth, whole array (Map + bitmap)', '', '', `${approx}${fmtBytes(x.heapBytes)} (${approx}${(x.heapBytes / x.entries).toFixed(1)} B/entry)`],
+      ['heap growth, whole array (Map + bitmap)', '', '', fmtHeap(x.heapBytes, ` (${approx}${(x.heapBytes / x.entries).toFixed(1)} B/entry)`)],
     ]),
   );
   if (x.steadyFailed) console.log(`WARNING: ${x.steadyFailed} failed xarray operations`);
@@ -203,7 +212,7 @@ if (want('sva')) {
       const label = `${policy} / check ${check ? 'on' : 'off'}`;
       const met = check ? null : r.pairsPerSec >= TARGET_PAIRS;
       rows.push(pairRow(label, r, met));
-      setupRows.push([label, `${fmtInt(p.bindOk)}/${fmtInt(PROCS)}`, `${p.secs.toFixed(2)} s`, fmtInt(p.liveBonds), `${approx}${fmtBytes(p.heapBytes)}`]);
+      setupRows.push([label, `${fmtInt(p.bindOk)}/${fmtInt(PROCS)}`, `${p.secs.toFixed(2)} s`, fmtInt(p.liveBonds), fmtHeap(p.heapBytes)]);
       if (!check) targets.push({ figure: `bind+unbind ${policy} check off`, value: r.pairsPerSec, unit: 'pairs/s', target: '>= 200k', met: r.pairsPerSec >= TARGET_PAIRS, cpuValue: 1e6 / r.cpuUsPerPair, cpuMet: 1e6 / r.cpuUsPerPair >= TARGET_PAIRS });
       if (r.findings) console.log(`  note: ${label}: ${r.findings} invariant finding(s) during the timed pairs`);
       per[check ? 'checkOn' : 'checkOff'] = { ...pairJson(r), populate: { bindOk: p.bindOk, secs: round(p.secs, 3), liveBonds: p.liveBonds, heapBytes: p.heapBytes } };
@@ -319,7 +328,7 @@ if (want('trace')) {
     const off = traceOffFigures.get(policy) ?? timePairs(populate({ policy, check: false, trace: false, touched: false, processes: PROCS, devices: DEVS }), pairSeed(policy), pairOpts);
     const on = timePairs(populate({ policy, check: false, trace: true, touched: false, processes: PROCS, devices: DEVS }), pairSeed(policy), pairOpts);
     const slow = off.pairsPerSec / on.pairsPerSec;
-    rows.push([policy, fmtRate(off.pairsPerSec), fmtRate(on.pairsPerSec), `${slow.toFixed(2)}x`, off.cpuUsPerPair.toFixed(2), on.cpuUsPerPair.toFixed(2), `${(on.cpuUsPerPair / off.cpuUsPerPair).toFixed(2)}x`, on.traceRecordsPerPair.toFixed(1), `${approx}${fmtBytes(on.heapBytesPerPair)}`]);
+    rows.push([policy, fmtRate(off.pairsPerSec), fmtRate(on.pairsPerSec), `${slow.toFixed(2)}x`, off.cpuUsPerPair.toFixed(2), on.cpuUsPerPair.toFixed(2), `${(on.cpuUsPerPair / off.cpuUsPerPair).toFixed(2)}x`, on.traceRecordsPerPair.toFixed(1), fmtHeap(on.heapBytesPerPair)]);
     out[policy] = { traceOff: pairJson(off), traceOn: pairJson(on), slowdown: round(slow, 3), slowdownCpu: round(on.cpuUsPerPair / off.cpuUsPerPair, 3) };
   }
   console.log(table(rows));
