@@ -14,7 +14,7 @@ import {
   paInsert,
 } from '../../src-main/sim/kernel/iommu.js';
 import { iommuSvaBindDevice, iommuSvaUnbindDevice, newBond } from '../../src-main/sim/kernel/iommu-sva.js';
-import { Device, XA_ZERO_ENTRY } from '../../src-main/sim/kernel/structs.js';
+import { Device, IommuDomain, IommuMmData, XA_ZERO_ENTRY } from '../../src-main/sim/kernel/structs.js';
 import { armSmmuProbeDevice } from '../../src-main/sim/smmuv3/driver.js';
 import { spawnProcess } from '../../src-main/sim/kernel/process.js';
 import { checkDirty, markAll } from '../../src-main/lab/invariants.js';
@@ -540,5 +540,25 @@ describe('checker-only indexes', () => {
     const slots = (l: Lab): number[] => [...l.kernel.domains].filter((d) => d.type === 'SVA').map((d) => d.attachedSlots);
     expect(slots(unchecked)).toEqual(slots(checked));
     expect(slots(checked)).toEqual([2, 1]);
+  });
+});
+
+describe('iommu_mm->sva_domains list', () => {
+  it('keeps its domains in the order added; list_del unlinks the head, the middle or the tail alone', () => {
+    const im = new IommuMmData(1, true);
+    const [a, b, c] = [1, 2, 3].map((id) => new IommuDomain(id, 'SVA', null, null));
+    const ids = () => im.svaDomainList().map((d) => d.id);
+    for (const d of [a!, b!, c!]) im.addSvaDomain(d);
+    expect(ids()).toEqual([1, 2, 3]);
+    im.removeSvaDomain(b!);
+    expect(ids()).toEqual([1, 3]);
+    expect(b!.next).toBe(null);
+    im.removeSvaDomain(a!);
+    expect(ids()).toEqual([3]);
+    im.addSvaDomain(a!);
+    im.removeSvaDomain(a!);
+    expect(ids()).toEqual([3]);
+    im.removeSvaDomain(c!);
+    expect([ids(), im.svaDomains]).toEqual([[], null]);
   });
 });
