@@ -246,7 +246,7 @@ export function timeDmaSteps(make: () => DmaLab, direct: boolean, opts: { warmup
 export interface CdMemory {
   /** Bytes allocated to the CD table's regions (L1 + leaves), from the driver's CdTable. */
   allocatedBytes: number;
-  /** Of those, bytes of pages written at least once (PhysMemory keeps only written pages). */
+  /** Of those, bytes PhysMemory holds: 64-byte blocks with a non-zero byte (it keeps no others). */
   residentBytes: number;
   l1Bytes: number;
   leaves: number;
@@ -259,21 +259,6 @@ export interface CdMemory {
 }
 
 /**
- * PhysMemory keeps its page maps private and has no per-region residency call; the benchmark reads them through this
- * view (read only) to attribute resident bytes to the CD table's regions.
- */
-interface PhysMemoryInternals {
-  pages: Map<number, Uint8Array>;
-  regionOfPfn: Map<number, Region>;
-}
-
-function internals(mem: PhysMemory): PhysMemoryInternals {
-  const m = mem as unknown as PhysMemoryInternals;
-  if (!(m.pages instanceof Map) || !(m.regionOfPfn instanceof Map)) throw new Error('PhysMemory internals changed: update test/bench/dma-bench.ts cdTableMemory()');
-  return m;
-}
-
-/**
  * Memory of `device`'s CD table: walks the driver's CdTable (master.cdTable.region = the L1 table, l2Regions = the
  * 64 KiB leaves), checks each region's owner, counts its resident pages; cross-checks against a scan of every region.
  */
@@ -282,14 +267,8 @@ export function cdTableMemory(lab: Lab, device: string): CdMemory {
   const dev = k.devices.get(device)!;
   const t = dev.master.cdTable;
   const mem = k.mem;
-  const inner = internals(mem);
   const l1Owner = `cd-l1:${device}`;
   const l2Prefix = `cd-l2:${device}[`;
-  const resident = (r: Region): number => {
-    let n = 0;
-    for (let pfn = r.base / PAGE, end = pfn + r.size / PAGE; pfn < end; pfn++) if (inner.pages.has(pfn)) n++;
-    return n * PAGE;
-  };
   let allocated = 0;
   let res = 0;
   let l1Bytes = 0;
@@ -299,12 +278,12 @@ export function cdTableMemory(lab: Lab, device: string): CdMemory {
     for (const r of regions) {
       if (r.owner !== l1Owner && !r.owner.startsWith(l2Prefix)) throw new Error(`unexpected owner ${r.owner} in ${device}'s CD table`);
       allocated += r.size;
-      res += resident(r);
+      res += mem.residentBytesIn(r);
     }
     l1Bytes = t.region.size;
   }
   const seen = new Set<Region>();
-  for (const r of inner.regionOfPfn.values()) if (r.owner === l1Owner || r.owner.startsWith(l2Prefix)) seen.add(r);
+  for (const r of mem.regions()) if (r.owner === l1Owner || r.owner.startsWith(l2Prefix)) seen.add(r);
   let scan = 0;
   for (const r of seen) scan += r.size;
   return { allocatedBytes: allocated, residentBytes: res, l1Bytes, leaves: t ? t.l2Regions.size : 0, scanAllocatedBytes: scan, scanRegions: seen.size, memAllocatedBytes: mem.allocatedBytes(), memResidentBytes: mem.residentBytes() };

@@ -411,8 +411,8 @@ if (want('cdmem')) {
   }
   console.log(table(rows));
   console.log(`A dense 2^20-SSID table would be ${fmtBytes(2 ** 20 * 64)}; a linear table is not an option at this size (CD2L: linear only up to 1,024 contexts).`);
-  console.log('"resident": 4 KiB pages of those regions written at least once (PhysMemory materialises a page on its first write): the L1 pages');
-  console.log('holding a valid descriptor, and each leaf page (64 CDs) holding a CD that was written.');
+  console.log('"resident": what PhysMemory holds of those regions: 64-byte blocks with a non-zero byte (the L1 descriptors in use, one block');
+  console.log('per 8 of them, and one block per live CD). A cleared CD gives its block back.');
   targets.push({ figure: 'CD table memory = 8 KiB + 64 KiB x live leaves (3 layouts)', value: sparseOk ? 1 : 0, unit: 'bool', target: 'exact', met: sparseOk });
   json.cdmem = { live: LIVE, leafBytes: LEAF, cases: out, proportional: sparseOk };
 }

@@ -20,9 +20,10 @@ describe('PhysMemory pages', () => {
     expect([...m.readWords(far, 2)]).toEqual([5, 6]);
     expect(m.read8(far + 0x100)).toBe(0xab);
     expect(m.read32(far + 0x104)).toBe(0);
-    expect(m.residentBytes()).toBe(3 * PAGE_SIZE);
+    // Held in 64-byte blocks: r.base+0x40, r.base+PAGE_SIZE, far and far+0x100 are four blocks.
+    expect(m.residentBytes()).toBe(4 * 64);
     m.free(r);
-    expect(m.residentBytes()).toBe(PAGE_SIZE);
+    expect(m.residentBytes()).toBe(2 * 64);
     expect([...m.readWords(r.base + 0x40, 4)]).toEqual([0, 0, 0, 0]);
   });
 
@@ -39,5 +40,74 @@ describe('PhysMemory pages', () => {
     const b = m.alloc(PAGE_SIZE, 'b');
     expect(b.base).toBe(a.base); // the freed page is reused
     expect(m.read32(b.base)).toBe(0);
+  });
+});
+
+describe('PhysMemory blocks', () => {
+  it('holds only the 64-byte blocks with a non-zero byte, and gives a block back when it is zero again', () => {
+    const m = new PhysMemory();
+    const r = m.alloc(16 * PAGE_SIZE, 'cd-l2');
+    // One CD in each of three pages of a 64 KiB leaf: three blocks, not three pages.
+    for (const ssid of [1, 100, 1000]) m.write64(r.base + ssid * 64, 0x1, ssid);
+    expect(m.residentBytes()).toBe(3 * 64);
+    expect([...m.readWords(r.base + 100 * 64, 2)]).toEqual([1, 100]);
+    // Clearing a CD qword by qword: the block goes back only with its last non-zero byte.
+    m.write64(r.base + 100 * 64, 0, 0x5);
+    expect(m.residentBytes()).toBe(3 * 64);
+    m.write64(r.base + 100 * 64, 0, 0);
+    expect(m.residentBytes()).toBe(2 * 64);
+    expect(m.read32(r.base + 100 * 64 + 4)).toBe(0);
+    // A zero written where nothing is held takes no block.
+    m.write32(r.base + 5 * PAGE_SIZE, 0);
+    m.write8(r.base + 6 * PAGE_SIZE + 3, 0);
+    m.writeBytes(r.base + 7 * PAGE_SIZE, new Uint8Array(300));
+    expect(m.residentBytes()).toBe(2 * 64);
+    // The freed block is reused, zeroed, by the next write anywhere.
+    m.write32(r.base + 9 * PAGE_SIZE + 8, 0xabc);
+    expect([...m.readWords(r.base + 9 * PAGE_SIZE, 4)]).toEqual([0, 0, 0xabc, 0]);
+    expect(m.residentBytes()).toBe(3 * 64);
+  });
+
+  it('reads and writes across block and page boundaries byte for byte; bulk data holds its pages whole', () => {
+    const m = new PhysMemory();
+    const r = m.alloc(2 * PAGE_SIZE, 'buf');
+    const data = new Uint8Array(300).map((_, i) => (i * 7 + 1) & 0xff);
+    const at = r.base + PAGE_SIZE - 150; // 150 bytes before the page boundary, not block-aligned
+    m.writeBytes(at, data);
+    expect(m.readBytes(at, 300)).toEqual(data);
+    expect(m.readBytes(at - 10, 10)).toEqual(new Uint8Array(10));
+    // An unaligned word across a block boundary, little-endian.
+    m.write32(r.base + 62, 0x11223344);
+    expect(m.read8(r.base + 62)).toBe(0x44);
+    expect(m.read8(r.base + 65)).toBe(0x11);
+    expect(m.read32(r.base + 62)).toBe(0x11223344);
+    expect([...m.readWords(r.base + 60, 2)]).toEqual([0x33440000, 0x1122]);
+    // Bulk data holds its pages whole (one copy per page), and zeros written there keep them.
+    expect(m.residentBytes()).toBe(2 * PAGE_SIZE);
+    m.writeBytes(at, new Uint8Array(300));
+    expect(m.readBytes(at, 300)).toEqual(new Uint8Array(300));
+    expect(m.read32(r.base + 62)).toBe(0x11223344);
+    expect(m.residentBytes()).toBe(2 * PAGE_SIZE);
+    // A word store into a sparse page, then bulk data into the same page: the page goes whole with both.
+    const s = m.alloc(PAGE_SIZE, 'mixed');
+    m.write32(s.base + 0x80, 0xfeed);
+    m.writeBytes(s.base + 0x100, new Uint8Array([1, 2, 3]));
+    expect(m.read32(s.base + 0x80)).toBe(0xfeed);
+    expect([...m.readBytes(s.base + 0xff, 5)]).toEqual([0, 1, 2, 3, 0]);
+    expect(m.residentBytes()).toBe(3 * PAGE_SIZE);
+    m.free(s);
+    expect(m.residentBytes()).toBe(2 * PAGE_SIZE);
+  });
+
+  it('freeing a region drops its blocks, and they read as zero when the pages are handed out again', () => {
+    const m = new PhysMemory();
+    const a = m.alloc(PAGE_SIZE, 'a');
+    for (let o = 0; o < PAGE_SIZE; o += 64) m.write32(a.base + o, o + 1);
+    expect(m.residentBytes()).toBe(PAGE_SIZE);
+    m.free(a);
+    expect(m.residentBytes()).toBe(0);
+    const b = m.alloc(PAGE_SIZE, 'b');
+    expect(b.base).toBe(a.base);
+    for (let o = 0; o < PAGE_SIZE; o += 64) expect(m.read32(b.base + o)).toBe(0);
   });
 });

@@ -213,7 +213,7 @@ export function deviceDma(k: Kernel, dev: Device, ssid: number | null, va: numbe
     }
     reached.push({ va: cur, pa: page.pa, length: n, via: page.via });
     if (write) k.mem.writeBytes(page.pa, out.subarray(done, done + n));
-    else out.set(k.mem.readBytes(page.pa, n), done);
+    else k.mem.readBytesInto(page.pa, out, done, n);
     done += n;
   }
   events.push(...armSmmuEvtqThread(k, smmu));
