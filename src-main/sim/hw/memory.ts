@@ -210,12 +210,10 @@ export class PhysMemory {
     if (row1 < 0) return -row1 - 1;
     const c = this.freeChunks.length ? this.freeChunks.pop()! : this.newChunk();
     if (row1 > 0) {
+      // The blocks it held move into the chunk (a rare path: a table page that then receives bulk data).
       const w = this.poolWords[c]!;
-      const row = row1 - 1;
-      const entries = this.rowChunks[row >>> CHUNK_ROWS_SHIFT]!;
-      const base = (row & (CHUNK_ROWS - 1)) << ROW_SHIFT;
       for (let i = 0; i < BLOCKS_PER_PAGE; i++) {
-        const b1 = entries[base + i]!;
+        const b1 = this.blockAt(pfn * PAGE_SIZE + i * BLOCK_SIZE);
         if (b1 === 0) continue;
         const src = this.poolWords[(b1 - 1) >>> CHUNK_BLOCKS_SHIFT]!;
         const o = ((b1 - 1) & (CHUNK_BLOCKS - 1)) << BLOCK_WORDS_SHIFT;
