@@ -1,0 +1,151 @@
+/**
+ * A/B of two builds' bind+unbind speed, in one process: both labs are populated side by side and repetitions of the
+ * same random pairs alternate between them (A B, then B A, ...), so that what the machine does meanwhile (other
+ * tenants of a VM, frequency changes) falls on both alike. On a machine whose separate runs differ by 10-15%, this
+ * resolves changes of a few percent that a pair of `npm run bench` runs cannot.
+ *
+ *   node dist/test/bench/ab.js <build A> <build B> [--policy mainline] [--reps 20] [--pairs 20000]
+ *
+ * A build is a directory holding a compiled tree (its `dist/`, or the `dist` directory itself), e.g. a worktree of the
+ * commit before a change, built with `npx tsc` (its imports need a node_modules above it: a symlink to this one will do). Run a build against itself first: the ratio it prints is the
+ * harness's own bias (the lab populated second sits elsewhere in the heap; ~5% seen here), which a real difference
+ * must exceed.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { POLICY_NAMES, type Op, type PolicyName } from '../../shared/steps.js';
+import { median, mulberry32, below, now, since } from './harness.js';
+import type { Populated, Workload } from './sva-bench.js';
+
+interface Build {
+  label: string;
+  dist: string;
+  populate: (w: Workload) => Populated;
+  rates: number[];
+  p: Populated | null;
+}
+
+export class UsageError extends Error {}
+
+const USAGE = 'usage: node dist/test/bench/ab.js <build A> <build B> [--policy P] [--reps N] [--pairs N] [--processes N] [--devices N]';
+
+function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: '${v}' is not a whole number`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name}: ${n} is outside [${min}, ${max}]`);
+  return n;
+}
+
+/** The compiled tree under `dir` (dir/dist, or dir itself), checked to hold what the A/B loads. */
+function distOf(dir: string, label: string): string {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`build ${label}: '${dir}' is not a directory`);
+  for (const d of [join(root, 'dist'), root]) if (existsSync(join(d, 'test/bench/sva-bench.js'))) return d;
+  throw new UsageError(`build ${label}: '${dir}' holds no compiled bench (test/bench/sva-bench.js, in it or in its dist/); build it with npx tsc`);
+}
+
+export interface AbOptions {
+  policy: PolicyName;
+  reps: number;
+  pairs: number;
+  processes: number;
+  devices: number;
+}
+
+export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { policy: { type: 'string' }, reps: { type: 'string' }, pairs: { type: 'string' }, processes: { type: 'string' }, devices: { type: 'string' } },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length !== 2) throw new UsageError(`expected two builds, got ${positionals.length}`);
+  const policy = v.policy ?? 'mainline';
+  if (!(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`--policy: '${policy}' is not one of ${POLICY_NAMES.join(', ')}`);
+  return {
+    a: positionals[0]!,
+    b: positionals[1]!,
+    opts: {
+      policy: policy as PolicyName,
+      reps: intOption(v.reps, 'reps', 20, 2, 1000),
+      pairs: intOption(v.pairs, 'pairs', 20_000, 100, 10_000_000),
+      processes: intOption(v.processes, 'processes', 10_000, 1, 1_000_000),
+      devices: intOption(v.devices, 'devices', 100, 1, 4096),
+    },
+  };
+}
+
+/** One repetition on one build: `n` pairs drawn from `pick` (indexes into the build's own names). */
+function rep(b: Build, pick: Uint32Array): number {
+  const p = b.p!;
+  const n = pick.length / 2;
+  const binds: Op[] = new Array(n);
+  const unbinds: Op[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const args = { process: p.procs[pick[2 * i]!]!, device: p.devs[pick[2 * i + 1]!]! };
+    binds[i] = { op: 'bind', args };
+    unbinds[i] = { op: 'unbind', args: { ...args } };
+  }
+  const t0 = now();
+  for (let i = 0; i < n; i++) if (p.lab.apply(binds[i]!).result.ok) p.lab.apply(unbinds[i]!);
+  return n / since(t0);
+}
+
+export async function runAb(a: string, b: string, o: AbOptions): Promise<{ a: number[]; b: number[]; ratios: number[] }> {
+  const builds: Build[] = [];
+  for (const [label, dir] of [['A', a], ['B', b]] as const) {
+    const dist = distOf(dir, label);
+    const mod = (await import(pathToFileURL(join(dist, 'test/bench/sva-bench.js')).href)) as { populate: Build['populate'] };
+    builds.push({ label, dist, populate: mod.populate, rates: [], p: null });
+  }
+  for (const x of builds) x.p = x.populate({ policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: o.devices });
+  const rnd = mulberry32(0xab);
+  for (let r = -2; r < o.reps; r++) {
+    const pick = new Uint32Array(2 * o.pairs);
+    for (let i = 0; i < o.pairs; i++) {
+      pick[2 * i] = below(rnd, o.processes);
+      pick[2 * i + 1] = below(rnd, o.devices);
+    }
+    const order = r & 1 ? [builds[1]!, builds[0]!] : builds;
+    for (const x of order) {
+      const rate = rep(x, pick);
+      if (r >= 0) x.rates.push(rate); // the first two rounds warm both up
+    }
+  }
+  const ratios = builds[1]!.rates.map((v, i) => v / builds[0]!.rates[i]!);
+  return { a: builds[0]!.rates, b: builds[1]!.rates, ratios };
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseAb(process.argv.slice(2));
+    distOf(args.a, 'A');
+    distOf(args.b, 'B');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`ab: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const { a, b, opts } = args;
+  const r = await runAb(a, b, opts);
+  const k = (x: number): string => `${(x / 1000).toFixed(1)}k`;
+  const sorted = r.ratios.slice().sort((x, y) => x - y);
+  const q = (f: number): number => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]!;
+  console.log(`${opts.policy}, ${opts.processes} processes, ${opts.devices} devices, ${opts.reps} x ${opts.pairs} pairs each, checking off`);
+  console.log(`A ${a}: median ${k(median(r.a))} pairs/s`);
+  console.log(`B ${b}: median ${k(median(r.b))} pairs/s`);
+  console.log(`B/A per repetition: median ${median(r.ratios).toFixed(3)}, middle half ${q(0.25).toFixed(3)}-${q(0.75).toFixed(3)}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
