@@ -20,8 +20,6 @@ import { median, mulberry32, below, now, since } from './harness.js';
 import type { Populated, Workload } from './sva-bench.js';
 
 interface Build {
-  label: string;
-  dist: string;
   populate: (w: Workload) => Populated;
   rates: number[];
   p: Populated | null;
@@ -104,7 +102,7 @@ export async function runAb(a: string, b: string, o: AbOptions): Promise<{ a: nu
   for (const [label, dir] of [['A', a], ['B', b]] as const) {
     const dist = distOf(dir, label);
     const mod = (await import(pathToFileURL(join(dist, 'test/bench/sva-bench.js')).href)) as { populate: Build['populate'] };
-    builds.push({ label, dist, populate: mod.populate, rates: [], p: null });
+    builds.push({ populate: mod.populate, rates: [], p: null });
   }
   for (const x of builds) x.p = x.populate({ policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: o.devices });
   const rnd = mulberry32(0xab);
