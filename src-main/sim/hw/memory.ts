@@ -62,8 +62,9 @@ const DENSE_PFNS = 1 << 20;
  * Why not a buffer per 4 KiB page: the tables the driver allocates are mostly empty. A 2-level CD table gives every
  * 1024 SSIDs a 64 KiB leaf; 10,000 processes bound to 100 devices in mainline (global PASIDs, so each device's CDs
  * are scattered over 10 leaves) leave ~10,000 pages each holding one 64-byte CD: 40 MB of page buffers around
- * 640 KB of data. Every CD fetch was then a cache and TLB miss on a page of its own. Held as blocks, the same CDs take
- * 640 KB of pool, and a CD cleared at unbind gives its block back for the next bind to write.
+ * 640 KB of data, and a CD cleared at unbind left its page behind. Held as blocks, the same CDs take 640 KB of pool,
+ * and a cleared CD gives its block back for the next bind to write. (This is about memory: bind+unbind measured no
+ * faster, the cost of a pair lies elsewhere.)
  */
 export class PhysMemory {
   /** Which lab step is writing now (attribution.ts): what it writes is tagged with it. */
