@@ -3,7 +3,7 @@
  *
  *   npm run bench                                   # build, then run everything (a few minutes on 2 idle cores)
  *   node --expose-gc dist/test/bench/run.js         # same, with exact heap figures (global.gc before each reading)
- *   node dist/test/bench/run.js sva trace           # only some sections: ida xarray sva scale trace dma cdmem sessions
+ *   node dist/test/bench/run.js sva trace           # only some sections: ida xarray indexmap sva scale trace dma cdmem sessions
  *   node dist/test/bench/run.js sva policy=mainline check=off ui=off   # one configuration (for profiling)
  *
  * Without --expose-gc the heap figures are process.memoryUsage() readings taken without a forced collection, so they
@@ -23,6 +23,7 @@ import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SessionsBench } from './sessions-bench.js';
+import { benchChurn, TABLES, type Churn } from './indexmap-bench.js';
 import { cdMemoryCase, dmaLab, dmaSink, evenPasids, randomPasids, timeDmaSteps, timeTranslate, type CdMemoryCase, type XlateResult } from './dma-bench.js';
 
 const SEED = 0x5eed5a1;
@@ -37,7 +38,7 @@ const TARGET_SCALE_RATIO = 1.5;
 /** Issue 3: SMMU translations per second on the TLB-hit path. */
 const TARGET_XLATE_HIT = 2_000_000;
 
-const SECTIONS = ['ida', 'xarray', 'sva', 'scale', 'trace', 'dma', 'cdmem', 'sessions'] as const;
+const SECTIONS = ['ida', 'xarray', 'indexmap', 'sva', 'scale', 'trace', 'dma', 'cdmem', 'sessions'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -164,6 +165,24 @@ if (want('xarray')) {
   );
   if (x.steadyFailed) console.log(`WARNING: ${x.steadyFailed} failed xarray operations`);
   json.xarray = { entries: x.entries, fillOpsPerSec: round(x.fill.opsPerSec), fillCpuOpsPerSec: round(x.fill.cpuOpsPerSec), steadyOpsPerSec: round(x.steady.opsPerSec), steadyCpuOpsPerSec: round(x.steady.cpuOpsPerSec), bitmapMemoryBytes: x.bitmapBytes, heapBytes: x.heapBytes, heapBytesExact: exactHeap, arrayBufferBytes: x.arrayBufferBytes };
+}
+
+if (want('indexmap')) {
+  heading('1c. Per-index tables: set + get + delete of one index among N live, Map vs IndexMap (no stated target)');
+  const rows = [['table', 'live', 'index', 'ns per set+get+delete']];
+  const out: Record<string, number> = {};
+  for (const live of [100, 10_000]) {
+    for (const kind of ['same', 'changing'] as Churn[]) {
+      for (const [name, make] of TABLES) {
+        const r = benchChurn(make, live, kind, REPS);
+        rows.push([name, fmtInt(live), kind === 'same' ? 'the same one each time' : 'a different one each time', (1e9 / r.opsPerSec).toFixed(1)]);
+        out[`${name}.${live}.${kind}`] = round(1e9 / r.opsPerSec, 1);
+      }
+    }
+  }
+  console.log(table(rows));
+  console.log('"the same one": what lowest-free allocation does on every bind+unbind; a Map leaves each deletion in its hash chain until it is rehashed.');
+  json.indexmap = { nsPerOp: out };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

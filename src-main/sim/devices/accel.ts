@@ -26,6 +26,7 @@
 import type { Kernel } from '../kernel/kernel.js';
 import { err, type KResult } from '../kernel/errno.js';
 import { removeAt, removeFirst } from '../kernel/list.js';
+import { IndexMap } from '../index-map.js';
 import type { Device, OpenFile, Process } from '../kernel/structs.js';
 import { DeviceJob, hex, PAGE_FAULTS, repeatPattern } from './job.js';
 
@@ -47,7 +48,7 @@ export class AccelState {
   /** How many contexts are in use. */
   inUse = 0;
   /** The context whose register holds a given SSID (the driver's lookup at open). */
-  readonly bySsid = new Map<number, AccelContext>();
+  readonly bySsid = new IndexMap<AccelContext>();
   private readonly freed: number[] = []; // min-heap of free indices below `hwm`
   private hwm = 0;
 

@@ -8,14 +8,17 @@
  * one "full" bit per 32-ID word, one per 32 words above that, and so on.
  *
  * Level 0 holds one bit per ID (1 = in use). Level k > 0 holds one bit per word of level k-1 (1 = that word is full).
- * A level whose word count is small is a dense Uint32Array; a larger one is a Map of non-zero words, so a 2^32 space
+ * A level whose word count is small is a dense Uint32Array; a larger one is an IndexMap of non-zero words (not a Map: a word that empties and fills again would churn it, see
+ * index-map.ts), so a 2^32 space
  * with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that range).
  */
+
+import { IndexMap } from '../index-map.js';
 
 /** 128 KiB per level at most: enough to keep the 2^20 IDA dense (32 Ki words). */
 const DENSE_WORDS_MAX = 1 << 15;
 
-type Level = Uint32Array | Map<number, number>;
+type Level = Uint32Array | IndexMap<number>;
 
 export class IdBitmap {
   readonly bits: number;
@@ -37,7 +40,7 @@ export class IdBitmap {
     let span = bits; // log2 of the number of bits at this level
     for (;;) {
       const words = 2 ** Math.max(span - 5, 0);
-      this.levels.push(words <= DENSE_WORDS_MAX ? new Uint32Array(words) : new Map());
+      this.levels.push(words <= DENSE_WORDS_MAX ? new Uint32Array(words) : new IndexMap<number>());
       if (words === 1) break;
       span -= 5;
     }
@@ -179,7 +182,7 @@ export class IdBitmap {
   /** Every ID in use, ascending. O(size) plus the words visited; for views and tests, not hot paths. */
   *ids(): IterableIterator<number> {
     const l0 = this.levels[0]!;
-    const words = l0 instanceof Map ? [...l0.keys()].sort((a, b) => a - b) : range(l0.length);
+    const words = l0 instanceof IndexMap ? [...l0.keys()] : range(l0.length);
     for (const w of words) {
       let v = word(l0, w);
       while (v !== 0) {
@@ -190,10 +193,10 @@ export class IdBitmap {
     }
   }
 
-  /** Approximate bytes held by the bitmap's words (typed arrays plus about 16 bytes per sparse entry). */
+  /** Approximate bytes held by the bitmap's words (typed arrays; a sparse level: 4 + 8 bytes per slot of its table). */
   memoryBytes(): number {
     let n = 0;
-    for (const l of this.levels) n += l instanceof Map ? l.size * 16 : l.byteLength;
+    for (const l of this.levels) n += l instanceof IndexMap ? l.capacity * 12 : l.byteLength;
     return n;
   }
 
@@ -205,11 +208,11 @@ export class IdBitmap {
 }
 
 function word(l: Level, w: number): number {
-  return l instanceof Map ? (l.get(w) ?? 0) : (l[w] ?? 0);
+  return l instanceof IndexMap ? (l.get(w) ?? 0) : (l[w] ?? 0);
 }
 
 function put(l: Level, w: number, v: number): void {
-  if (l instanceof Map) {
+  if (l instanceof IndexMap) {
     if (v === 0) l.delete(w);
     else l.set(w, v);
   } else {

@@ -3,6 +3,7 @@
  * and the trace. Functions of iommu.ts, iommu-sva.ts, mm.ts and the SMMUv3 driver take it as their first argument,
  * the way kernel functions reach their globals.
  */
+import { IndexMap } from '../index-map.js';
 import { Ida } from './ida.js';
 import { PhysMemory } from '../hw/memory.js';
 import type { EventRecord } from '../hw/events.js';
@@ -42,7 +43,7 @@ export class Kernel {
   readonly mms = new Set<MmStruct>();
   readonly kernelPasids = new Map<string, KernelPasid>();
   /** Index: PASID value -> kernel PASID users holding it. Kept by drivers.ts. */
-  readonly kernelPasidsByPasid = new Map<number, Set<KernelPasid>>();
+  readonly kernelPasidsByPasid = new IndexMap<Set<KernelPasid>>();
   /** Live (not yet freed) paging and SVA domains. */
   readonly domains = new Set<IommuDomain>();
   /** Live bonds. */
@@ -56,7 +57,7 @@ export class Kernel {
    * Index: PASID value -> mms whose iommu_mm->pasid holds it (global or not). Kept by mm.ts setMmIommuMm/setMmPasid
    * while checkerIndexes is on.
    */
-  readonly mmsByPasid = new Map<number, Set<MmStruct>>();
+  readonly mmsByPasid = new IndexMap<Set<MmStruct>>();
   /** Index: mm -> its live SVA domains (each holds an mm_count reference). Kept while checkerIndexes is on. */
   readonly svaDomainsByMm = new Map<MmStruct, Set<IommuDomain>>();
   /**
@@ -69,7 +70,7 @@ export class Kernel {
    * Index: PASID value -> groups with a pasid_array entry there. Kept by the pasid_array helpers of iommu.ts while
    * checkerIndexes is on.
    */
-  readonly groupsByPasid = new Map<number, Set<IommuGroup>>();
+  readonly groupsByPasid = new IndexMap<Set<IommuGroup>>();
 
   private ids = { domain: 1, handle: 1, mm: 1, pid: 1, file: 1, group: 0, kpasid: 1 };
 
@@ -94,8 +95,15 @@ export class Kernel {
   }
 }
 
+/** The part of Map that indexSet uses: a Map, or an IndexMap for PASID-keyed indexes. */
+interface SetIndex<K, V> {
+  get(key: K): Set<V> | undefined;
+  set(key: K, s: Set<V>): unknown;
+  delete(key: K): boolean;
+}
+
 /** Adds or removes `v` under key `key` of an index of sets. */
-export function indexSet<K, V>(m: Map<K, Set<V>>, key: K, v: V, on: boolean): void {
+export function indexSet<K, V>(m: SetIndex<K, V>, key: K, v: V, on: boolean): void {
   let s = m.get(key);
   if (on) {
     if (!s) m.set(key, (s = new Set()));

@@ -5,6 +5,7 @@
  */
 import { IOMMU_PASID_INVALID } from './constants.js';
 import { IdBitmap } from './idbitmap.js';
+import { IndexMap } from '../index-map.js';
 import type { Ida } from './ida.js';
 import type { AddressSpace } from '../hw/address-space.js';
 import type { StepTag } from '../hw/attribution.js';
@@ -112,7 +113,7 @@ export const XA_ZERO_ENTRY: PasidEntry = Object.freeze({ tag: 'ZERO' }) as Pasid
  * for it.
  */
 export class PasidArray {
-  private readonly entries = new Map<number, PasidEntry>();
+  private readonly entries = new IndexMap<PasidEntry>();
   private used: IdBitmap | null = null;
 
   /** xa_load(): a reservation (XA_ZERO_ENTRY) reads as empty. */

@@ -6,6 +6,7 @@
  * `armSmmuWriteCdEntry`, the two places where the hardware model (stream table and CD tables as bytes in simulated
  * memory, CFGI/CMD_SYNC on the command queue) plugs in underneath without changing the driver logic above.
  */
+import { IndexMap } from '../index-map.js';
 import { CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, STRTAB_SPLIT } from '../kernel/constants.js';
 import { CD_WORDS, cdUsedBitsShared, encodeCd, encodeCdInto, encodeCdL1, TCR_RGN, TCR_SH, TG0 } from '../hw/cd.js';
 import type { Cmd } from '../hw/commands.js';
@@ -239,7 +240,7 @@ export type Ste =
 /** struct arm_smmu_ctx_desc_cfg (§5.4). */
 export class CdTable {
   /** Valid CDs by SSID (only valid ones are kept). An SSID >= 2^s1cdmax here was written out of bounds. */
-  readonly cds = new Map<number, Cd>();
+  readonly cds = new IndexMap<Cd>();
   /** cd_table.used_ssids: valid CDs at SSID != 0. */
   usedSsids = 0;
   /** The linear table, or the L1 table (cdtab_dma). */
