@@ -68,6 +68,24 @@ describe('PhysMemory blocks', () => {
     expect(m.residentBytes()).toBe(3 * 64);
   });
 
+  it('a page keeps its row while any of its blocks holds a byte, and gives it back with the last one', () => {
+    const m = new PhysMemory();
+    const r = m.alloc(PAGE_SIZE, 'cd-l2');
+    m.write64(r.base + 64, 0x11, 0);
+    m.write64(r.base + 128, 0x22, 0);
+    m.write64(r.base + 3 * 64 + 8, 0x33, 0);
+    expect(m.sparsePages()).toBe(1);
+    m.write64(r.base + 128, 0, 0);
+    expect([m.sparsePages(), m.read32(r.base + 64), m.read32(r.base + 3 * 64 + 8)]).toEqual([1, 0x11, 0x33]);
+    m.write64(r.base + 64, 0, 0);
+    expect([m.sparsePages(), m.read32(r.base + 3 * 64 + 8)]).toEqual([1, 0x33]);
+    m.write64(r.base + 3 * 64 + 8, 0, 0);
+    expect([m.sparsePages(), m.residentBytes()]).toEqual([0, 0]);
+    // The row comes back for the next page that needs one, empty.
+    m.write32(r.base + 7 * 64, 0x44);
+    expect([m.sparsePages(), m.read32(r.base + 64), m.read32(r.base + 7 * 64)]).toEqual([1, 0, 0x44]);
+  });
+
   it('reads and writes across block and page boundaries byte for byte; bulk data holds its pages whole', () => {
     const m = new PhysMemory();
     const r = m.alloc(2 * PAGE_SIZE, 'buf');

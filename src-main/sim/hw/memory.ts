@@ -74,6 +74,11 @@ export class PhysMemory {
   private readonly rowOfFar = new Map<number, number>();
   /** Rows, CHUNK_ROWS to a chunk, BLOCKS_PER_PAGE entries each: pool block number + 1 (0: the block reads as zero). */
   private readonly rowChunks: Int32Array[] = [];
+  /**
+   * How many blocks each row names, CHUNK_ROWS to a chunk (beside rowChunks): a page gives its row back when this
+   * reaches 0, without scanning the row's 64 entries on every block it gives back.
+   */
+  private readonly rowHeld: Uint8Array[] = [];
   private rowCount = 0;
   private readonly freeRows: number[] = [];
   /** The pool: CHUNK_BLOCKS blocks to a chunk, one Uint32Array and one Uint8Array over each chunk's buffer. */
@@ -178,6 +183,7 @@ export class PhysMemory {
     if (b1 === 0) {
       b1 = this.takeBlock() + 1;
       entries[e] = b1;
+      this.rowHeld[row >>> CHUNK_ROWS_SHIFT]![row & (CHUNK_ROWS - 1)]!++;
     }
     return b1;
   }
@@ -185,7 +191,10 @@ export class PhysMemory {
   private takeRow(): number {
     if (this.freeRows.length) return this.freeRows.pop()!;
     const row = this.rowCount++;
-    if (row >>> CHUNK_ROWS_SHIFT === this.rowChunks.length) this.rowChunks.push(new Int32Array(CHUNK_ROWS * BLOCKS_PER_PAGE));
+    if (row >>> CHUNK_ROWS_SHIFT === this.rowChunks.length) {
+      this.rowChunks.push(new Int32Array(CHUNK_ROWS * BLOCKS_PER_PAGE));
+      this.rowHeld.push(new Uint8Array(CHUNK_ROWS));
+    }
     return row;
   }
 
@@ -241,7 +250,7 @@ export class PhysMemory {
     const entries = this.rowChunks[row >>> CHUNK_ROWS_SHIFT]!;
     const base = (row & (CHUNK_ROWS - 1)) << ROW_SHIFT;
     entries[base + ((pa - pfn * PAGE_SIZE) >>> BLOCK_SHIFT)] = 0;
-    for (let i = 0; i < BLOCKS_PER_PAGE; i++) if (entries[base + i] !== 0) return;
+    if (--this.rowHeld[row >>> CHUNK_ROWS_SHIFT]![row & (CHUNK_ROWS - 1)]! !== 0) return;
     this.freeRows.push(row);
     this.setRowOf(pfn, 0);
   }
@@ -269,6 +278,7 @@ export class PhysMemory {
       this.heldBlocks--;
       entries[base + i] = 0;
     }
+    this.rowHeld[row >>> CHUNK_ROWS_SHIFT]![row & (CHUNK_ROWS - 1)] = 0;
     this.freeRows.push(row);
     this.setRowOf(pfn, 0);
   }
@@ -400,6 +410,11 @@ export class PhysMemory {
       dst.set(done === 0 && m === n ? bytes : bytes.subarray(done, done + m), o);
       done += m;
     }
+  }
+
+  /** Pages held as sparse rows of blocks (pages with a non-zero byte, whole pages not included). */
+  sparsePages(): number {
+    return this.rowCount - this.freeRows.length;
   }
 
   /** Bytes of backing store actually held: 64-byte blocks holding at least one non-zero byte, and whole pages. */
