@@ -18,7 +18,8 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { benchIdaFill, benchIdaSteady, benchXarray, sink } from './ida-bench.js';
 import { fmtBytes, fmtInt, fmtRate, gcFn, now, since, table, verdict } from './harness.js';
-import { populate, timePairs, timeSplit, type PairResult, type SplitResult } from './sva-bench.js';
+import { populate, timePairs, timeSplit, type PairResult, type SplitResult, type Workload } from './sva-bench.js';
+import type { RowReply, RowRequest } from './sva-child.js';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +198,17 @@ const pairSeed = (policy: PolicyName): number => SEED ^ (0x100 * POLICY_NAMES.in
 const traceOffFigures = new Map<PolicyName, PairResult>();
 const pairOpts = { warmupSecs: 0.4, reps: REPS_SVA, targetSecs: 0.15, minPairs: 3000, maxPairs: 200_000 };
 
+/**
+ * A bind+unbind row, timed in a child process of its own (sva-child.ts says why); with --expose-gc when the bench has it,
+ * so that its heap figures are exact when the others are.
+ */
+function timeRow(workload: Workload, seed: number, opts: RowRequest['opts']): RowReply {
+  const req: RowRequest = { workload, seed, opts };
+  const child = spawnSync(process.execPath, [...(exactHeap ? ['--expose-gc'] : []), fileURLToPath(new URL('./sva-child.js', import.meta.url)), JSON.stringify(req)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (child.status !== 0) throw new Error(`bench row ${workload.policy} (check ${workload.check ? 'on' : 'off'}) failed: exit ${child.status}${child.signal ? `, ${child.signal}` : ''}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as RowReply;
+}
+
 function pairRow(label: string, r: PairResult, target: boolean | null): string[] {
   return [label, fmtRate(r.pairsPerSec), r.usPerPair.toFixed(2), r.cpuUsPerPair.toFixed(2), `${(r.bindOkFraction * 100).toFixed(1)}%`, fmtInt(r.pairsPerRep), verdict(target)];
 }
@@ -225,8 +237,7 @@ if (want('sva')) {
   for (const policy of POLICY_NAMES.filter(policyOk)) {
     const per: Record<string, unknown> = {};
     for (const check of [false, true].filter(checkOk)) {
-      const p = populate({ policy, check, trace: false, touched: false, processes: PROCS, devices: DEVS });
-      const r = timePairs(p, pairSeed(policy), pairOpts);
+      const { populate: p, result: r } = timeRow({ policy, check, trace: false, touched: false, processes: PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
       if (!check) traceOffFigures.set(policy, r);
       const label = `${policy} / check ${check ? 'on' : 'off'}`;
       const met = check ? null : r.pairsPerSec >= TARGET_PAIRS;
@@ -245,9 +256,8 @@ if (want('sva')) {
     const off = traceOffFigures.get('mainline')!;
     const ui: Record<string, unknown> = {};
     for (const [key, label, checkpoints] of [['touchedOn', 'mainline / check off / touched ON', false], ['touchedOnCheckpoints', 'mainline / check off / touched ON + checkpoints', true]] as const) {
-      const p = populate({ policy: 'mainline', check: false, trace: false, touched: true, checkpoints, processes: PROCS, devices: DEVS });
       // Checkpoints make a pair tens of times slower: fewer, smaller repetitions keep the section short.
-      const r = timePairs(p, pairSeed('mainline'), checkpoints ? { ...pairOpts, reps: 5, minPairs: 500 } : pairOpts);
+      const { result: r } = timeRow({ policy: 'mainline', check: false, trace: false, touched: true, checkpoints, processes: PROCS, devices: DEVS }, pairSeed('mainline'), checkpoints ? { ...pairOpts, reps: 5, minPairs: 500 } : pairOpts);
       rows.push(pairRow(label, r, null));
       uiRows.push([label, r]);
       ui[key] = { ...pairJson(r), slowdownCpu: round(r.cpuUsPerPair / off.cpuUsPerPair, 3), slowdown: round(off.pairsPerSec / r.pairsPerSec, 3) };
@@ -260,8 +270,7 @@ if (want('sva')) {
   if (checkOk(false) && filters.get('ui') !== 'off') {
     const size: Record<string, unknown> = {};
     for (const policy of (['mainline', 'arch-gated'] as PolicyName[]).filter((p) => policyOk(p) && traceOffFigures.has(p))) {
-      const p = populate({ policy, check: false, trace: false, touched: false, processes: SMALL_PROCS, devices: DEVS });
-      const r = timePairs(p, pairSeed(policy), pairOpts);
+      const { result: r } = timeRow({ policy, check: false, trace: false, touched: false, processes: SMALL_PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
       const label = `${policy} / check off / ${SMALL_PROCS} processes`;
       rows.push(pairRow(label, r, null));
       sizeRows.push([label, r, traceOffFigures.get(policy)!]);
@@ -344,8 +353,8 @@ if (want('trace')) {
   const out: Record<string, unknown> = {};
   for (const policy of POLICY_NAMES.filter(policyOk)) {
     // Trace off is section 2's "check off" figure when that section ran (same lab set-up, same pair sequence).
-    const off = traceOffFigures.get(policy) ?? timePairs(populate({ policy, check: false, trace: false, touched: false, processes: PROCS, devices: DEVS }), pairSeed(policy), pairOpts);
-    const on = timePairs(populate({ policy, check: false, trace: true, touched: false, processes: PROCS, devices: DEVS }), pairSeed(policy), pairOpts);
+    const off = traceOffFigures.get(policy) ?? timeRow({ policy, check: false, trace: false, touched: false, processes: PROCS, devices: DEVS }, pairSeed(policy), pairOpts).result;
+    const on = timeRow({ policy, check: false, trace: true, touched: false, processes: PROCS, devices: DEVS }, pairSeed(policy), pairOpts).result;
     const slow = off.pairsPerSec / on.pairsPerSec;
     rows.push([policy, fmtRate(off.pairsPerSec), fmtRate(on.pairsPerSec), `${slow.toFixed(2)}x`, off.cpuUsPerPair.toFixed(2), on.cpuUsPerPair.toFixed(2), `${(on.cpuUsPerPair / off.cpuUsPerPair).toFixed(2)}x`, on.traceRecordsPerPair.toFixed(1), fmtHeap(on.heapBytesPerPair)]);
     out[policy] = { traceOff: pairJson(off), traceOn: pairJson(on), slowdown: round(slow, 3), slowdownCpu: round(on.cpuUsPerPair / off.cpuUsPerPair, 3) };

@@ -3,6 +3,8 @@
  * of a build against itself gives one rate per repetition for each side.
  */
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseAb, runAb, UsageError } from '../bench/ab.js';
 
 describe('bench A/B arguments', () => {
@@ -37,5 +39,26 @@ describe('bench A/B run', () => {
     expect(r.b).toHaveLength(3);
     expect(r.ratios).toEqual(r.b.map((v, i) => v / r.a[i]!));
     for (const v of [...r.a, ...r.b]) expect(v).toBeGreaterThan(0);
+  });
+});
+
+describe('bench row child (test/bench/sva-child.ts)', () => {
+  const child = fileURLToPath(new URL('../../dist/test/bench/sva-child.js', import.meta.url));
+
+  it('populates and times one row in its own process and replies with one JSON line', () => {
+    const req = { workload: { policy: 'arch-gated', check: false, trace: false, touched: false, processes: 30, devices: 3 }, seed: 7, opts: { warmupSecs: 0.01, reps: 2, targetSecs: 0.01, minPairs: 100, maxPairs: 200 } };
+    const r = spawnSync(process.execPath, [child, JSON.stringify(req)], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const reply = JSON.parse(r.stdout.trim()) as { populate: { bindOk: number; liveBonds: number }; result: { rates: number[]; pairsPerRep: number; bindOkFraction: number } };
+    expect(reply.populate).toMatchObject({ bindOk: 30, liveBonds: 30 });
+    expect(reply.result.rates).toHaveLength(2);
+    expect(reply.result.pairsPerRep).toBeGreaterThanOrEqual(100);
+    expect(reply.result.bindOkFraction).toBe(1);
+  });
+
+  it('refuses a request it cannot read, with exit status 2 and its usage', () => {
+    const r = spawnSync(process.execPath, [child, '{"seed": 1}'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/usage: node sva-child.js/);
   });
 });
