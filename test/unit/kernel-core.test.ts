@@ -544,18 +544,19 @@ describe('checker-only indexes', () => {
 });
 
 describe('iommu_mm->sva_domains list', () => {
-  it('keeps its domains in the order added; list_del unlinks the head, the middle or the tail alone', () => {
+  it('adds at the head as list_add does; list_del unlinks the head, the middle or the tail alone', () => {
     const im = new IommuMmData(1, true);
     const [a, b, c] = [1, 2, 3].map((id) => new IommuDomain(id, 'SVA', null, null));
     const ids = () => im.svaDomainList().map((d) => d.id);
     for (const d of [a!, b!, c!]) im.addSvaDomain(d);
-    expect(ids()).toEqual([1, 2, 3]);
+    expect(ids()).toEqual([3, 2, 1]);
     im.removeSvaDomain(b!);
-    expect(ids()).toEqual([1, 3]);
+    expect(ids()).toEqual([3, 1]);
     expect(b!.next).toBe(null);
-    im.removeSvaDomain(a!);
-    expect(ids()).toEqual([3]);
-    im.addSvaDomain(a!);
+    im.removeSvaDomain(c!);
+    expect(ids()).toEqual([1]);
+    im.addSvaDomain(c!);
+    expect(ids()).toEqual([3, 1]);
     im.removeSvaDomain(a!);
     expect(ids()).toEqual([3]);
     im.removeSvaDomain(c!);

@@ -3,7 +3,8 @@
  * RID domain, S2 and PASID attach refusals, ASID exhaustion, and the fault-everything CD after exit.
  */
 import { describe, expect, it } from 'vitest';
-import { iommuAttachDevicePasid } from '../../src-main/sim/kernel/iommu.js';
+import { iommuAttachDevicePasid, iommuReplaceDevicePasid } from '../../src-main/sim/kernel/iommu.js';
+import { newBond } from '../../src-main/sim/kernel/iommu-sva.js';
 import { IommuDomain } from '../../src-main/sim/kernel/structs.js';
 import { ArmSmmuDomain, setMasterDomain } from '../../src-main/sim/smmuv3/driver.js';
 import { attachRid, bind, dev, exit, idaIds, mkLab, proc, step, unbind, view } from './helpers.js';
@@ -363,7 +364,7 @@ describe('arm_smmu_domain->devices', () => {
     return out;
   }
 
-  it('one entry per (master, SSID), grouped by master in first-attach order; removal unlinks only that entry', () => {
+  it('one entry per attach, added at the head as list_add does; removal unlinks the first match only', () => {
     const l = mkLab([
       { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
       { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
@@ -374,19 +375,36 @@ describe('arm_smmu_domain->devices', () => {
     const dom = new IommuDomain(99, 'SVA', null, sd);
     setMasterDomain(a, dom, 5, true);
     setMasterDomain(b, dom, 5, true);
-    setMasterDomain(a, dom, 7, true); // behind a's last entry, not at the tail
-    setMasterDomain(a, dom, 5, true); // already there: no second entry
-    expect(entries(sd)).toEqual(['a:5', 'a:7', 'b:5']);
-    setMasterDomain(b, dom, 9, true);
-    expect(entries(sd)).toEqual(['a:5', 'a:7', 'b:5', 'b:9']);
-    setMasterDomain(a, dom, 5, false); // the head
-    expect(entries(sd)).toEqual(['a:7', 'b:5', 'b:9']);
+    setMasterDomain(a, dom, 7, true);
+    expect(entries(sd)).toEqual(['a:7', 'b:5', 'a:5']);
+    setMasterDomain(a, dom, 5, true); // the same domain again: listed twice, as the kernel's comment in attach_prepare says
+    expect(entries(sd)).toEqual(['a:5', 'a:7', 'b:5', 'a:5']);
+    setMasterDomain(a, dom, 5, false); // the first match: the head
+    expect(entries(sd)).toEqual(['a:7', 'b:5', 'a:5']);
     setMasterDomain(b, dom, 5, false); // the middle
     setMasterDomain(b, dom, 3, false); // not on the list: nothing
-    expect(entries(sd)).toEqual(['a:7', 'b:9']);
+    expect(entries(sd)).toEqual(['a:7', 'a:5']);
+    setMasterDomain(a, dom, 5, false); // the tail
+    expect(entries(sd)).toEqual(['a:7']);
     setMasterDomain(a, dom, 7, false);
-    setMasterDomain(a, dom, 1, true); // a's entries are gone: a comes back at the tail
-    expect(entries(sd)).toEqual(['b:9', 'a:1']);
+    expect(entries(sd)).toEqual([]);
+  });
+
+  it('a replace moves the SSID from the old domain list to the new one (arm_smmu_attach_commit removes the old entry)', () => {
+    const l = mkLab([
+      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
+      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
+    ]);
+    const pasid = bind(l, 'p', 'a').pasid;
+    bind(l, 'q', 'b');
+    const dp = proc(l, 'p').mm.iommuMm!.svaDomains!;
+    const dq = proc(l, 'q').mm.iommuMm!.svaDomains!;
+    const k = l.kernel;
+    const r = iommuReplaceDevicePasid(k, dq, dev(l, 'a'), pasid, newBond(k, dev(l, 'a')));
+    expect(r.ok).toBe(true);
+    expect(entries(dp.smmuDomain!)).toEqual([]);
+    expect(entries(dq.smmuDomain!)).toEqual([`a:${pasid}`, `b:${proc(l, 'q').mm.iommuMm!.pasid}`]);
+    expect(dev(l, 'a').master.cdTable!.cds.get(pasid)?.domain).toBe(dq);
   });
 
   it('an SVA domain bound to two devices lists both at the mm PASID; unbinding one leaves the other', () => {
@@ -397,7 +415,7 @@ describe('arm_smmu_domain->devices', () => {
     const pasid = bind(l, 'p', 'a').pasid;
     bind(l, 'p', 'b');
     const sd = proc(l, 'p').mm.iommuMm!.svaDomains!.smmuDomain!;
-    expect(entries(sd)).toEqual([`a:${pasid}`, `b:${pasid}`]);
+    expect(entries(sd)).toEqual([`b:${pasid}`, `a:${pasid}`]);
     unbind(l, 'p', 'a');
     expect(entries(sd)).toEqual([`b:${pasid}`]);
   });

@@ -267,16 +267,10 @@ export class IommuMmData {
     return out;
   }
 
-  /** list_add_tail(&domain->next, &iommu_mm->sva_domains). */
+  /** list_add(&domain->next, &iommu_mm->sva_domains) (iommu_sva_bind_device): at the head. */
   addSvaDomain(domain: IommuDomain): void {
-    domain.next = null;
-    if (!this.svaDomains) {
-      this.svaDomains = domain;
-      return;
-    }
-    let last = this.svaDomains;
-    while (last.next) last = last.next;
-    last.next = domain;
+    domain.next = this.svaDomains;
+    this.svaDomains = domain;
   }
 
   /** list_del(&domain->next). */

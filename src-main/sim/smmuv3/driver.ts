@@ -709,34 +709,26 @@ function steAtsEnabled(ste: Ste): boolean {
 }
 
 /**
- * Puts (master, ssid) on the domain's devices list or takes it off (the list half of arm_smmu_attach_prepare and
- * arm_smmu_remove_master_domain). Exported for tests.
+ * Puts (master, ssid) on the domain's devices list or takes it off: the list half of arm_smmu_attach_prepare()
+ * (`list_add(&master_domain->devices_elm, &smmu_domain->devices)`: at the head, with no search, so re-attaching the
+ * same domain would list it twice, as the kernel's comment there says) and of arm_smmu_remove_master_domain() (the
+ * first entry arm_smmu_find_master_domain() meets for (master, ssid) is unlinked). Exported for tests.
  */
 export function setMasterDomain(master: ArmSmmuMaster, domain: IommuDomain, ssid: number, on: boolean): void {
   const sd = domain.smmuDomain;
   if (!sd) return;
-  // prev: the entry before md; after: where a new entry goes (behind the master's last entry, else at the tail).
-  let prev: ArmSmmuMasterDomain | null = null;
-  let after: ArmSmmuMasterDomain | null = null;
-  let md = sd.devices;
-  for (; md; prev = md, md = md.next) {
-    if (md.master !== master) {
-      if (!after || after.master !== master) after = md;
-      continue;
-    }
-    if (md.ssid === ssid) break;
-    after = md;
-  }
   if (on) {
-    if (md) return; // already on the list
     const e = new ArmSmmuMasterDomain(master, ssid);
-    if (after) {
-      e.next = after.next;
-      after.next = e;
-    } else sd.devices = e;
-  } else if (md) {
+    e.next = sd.devices;
+    sd.devices = e;
+    return;
+  }
+  let prev: ArmSmmuMasterDomain | null = null;
+  for (let md = sd.devices; md; prev = md, md = md.next) {
+    if (md.master !== master || md.ssid !== ssid) continue;
     if (prev) prev.next = md.next;
     else sd.devices = md.next;
+    return;
   }
 }
 
@@ -782,7 +774,7 @@ export function armSmmuAttachDev(k: Kernel, domain: IommuDomain, dev: Device): K
 }
 
 /** arm_smmu_set_pasid() (§5.6): shared by S1 paging domains and SVA domains. */
-function armSmmuSetPasid(k: Kernel, master: ArmSmmuMaster, domain: IommuDomain, pasid: number, cd: Cd): KResult {
+function armSmmuSetPasid(k: Kernel, master: ArmSmmuMaster, domain: IommuDomain, pasid: number, cd: Cd, old: IommuDomain | null): KResult {
   const fn = 'arm_smmu_set_pasid';
   if (k.tr.on) k.tr.enter(fn, { master: master.dev.name, domain: domain.label, pasid });
   const sd = domain.smmuDomain!;
@@ -795,11 +787,14 @@ function armSmmuSetPasid(k: Kernel, master: ArmSmmuMaster, domain: IommuDomain, 
   // Every modelled master has exactly one stream, so that path cannot be taken here.
   // arm_smmu_attach_prepare(): a paging or SVA domain gets ATS whenever the master supports it.
   const ats = armSmmuAtsSupported(master);
+  setMasterDomain(master, domain, pasid, true); // arm_smmu_attach_prepare(): list_add
   armSmmuWriteCdEntry(k, master, pasid, cd);
-  setMasterDomain(master, domain, pasid, true);
   // arm_smmu_update_ste(): nothing when the CD table is installed with the right EATS.
   if (!master.cdTableInSte || steAtsEnabled(master.ste) !== ats) installSte(k, master, makeCdtableSte(master, rid === 'IDENTITY' ? 'bypass' : 'terminate', ats));
   armSmmuAttachCommitAts(k, master, ats, pasid);
+  // arm_smmu_attach_commit(): arm_smmu_remove_master_domain(master, state->old_domain, state->ssid). A replace (or the
+  // core's err_revert back to `old`) leaves no entry for this SSID on the domain it left.
+  if (old) setMasterDomain(master, old, pasid, false);
   return k.tr.leave(fn, OK);
 }
 
@@ -831,10 +826,10 @@ export function hasSetDevPasid(domain: IommuDomain): boolean {
 export function setDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number, old: IommuDomain | null): KResult {
   switch (domain.type) {
     case 'SVA':
-      return armSmmuSvaSetDevPasid(k, domain, dev, pasid);
+      return armSmmuSvaSetDevPasid(k, domain, dev, pasid, old);
     case 'DMA':
     case 'S2':
-      return armSmmuS1SetDevPasid(k, domain, dev, pasid);
+      return armSmmuS1SetDevPasid(k, domain, dev, pasid, old);
     case 'BLOCKED':
       return armSmmuBlockingSetDevPasid(k, dev, pasid, old);
     case 'IDENTITY':
@@ -843,15 +838,15 @@ export function setDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: 
 }
 
 /** arm_smmu_s1_set_dev_pasid(): a paging (DMA) domain at a PASID, as idxd's kernel PASID uses. */
-function armSmmuS1SetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number): KResult {
+function armSmmuS1SetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number, old: IommuDomain | null): KResult {
   const sd = domain.smmuDomain!;
   if (sd.stage !== 's1') return err('EINVAL', `${domain.label} is not a stage-1 domain`);
   const master = dev.master;
-  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true });
+  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true }, old);
 }
 
 /** arm_smmu_sva_set_dev_pasid() (§5.6). */
-function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number): KResult {
+function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid: number, old: IommuDomain | null): KResult {
   const fn = 'arm_smmu_sva_set_dev_pasid';
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, domain: domain.label, pasid });
   const master = dev.master;
@@ -859,7 +854,7 @@ function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasi
   if (!domain.mm || domain.mm.mmUsers === 0) return k.tr.leave(fn, err('EINVAL', `mmget_not_zero(${domain.mm?.label}) failed: the process has exited`));
   // arm_smmu_make_sva_cd(): V, AA64, R, A, ASET, EPD1, S = stall_enabled, the domain's ASID, TTB0 = mm->pgd.
   const cd: Cd = { asid: domain.smmuDomain!.asid, domain, kind: 'sva', stall: master.stallEnabled, record: true };
-  return k.tr.leave(fn, armSmmuSetPasid(k, master, domain, pasid, cd));
+  return k.tr.leave(fn, armSmmuSetPasid(k, master, domain, pasid, cd, old));
 }
 
 /** The driver-global ASID allocator: xa_alloc(&arm_smmu_asid_xa, ..., XA_LIMIT(1, 2^asid_bits - 1)) (§5.7). */
