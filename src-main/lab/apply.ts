@@ -48,9 +48,12 @@ function procAlive(k: Kernel, n: unknown): void {
   if (p && !p.alive) reject(`process '${String(n)}' has exited`);
 }
 
-/** Whether any of `files` is open on the device named `dev` (a loop: no closure on the step path). */
+/**
+ * Whether any of `files` is open on the device named `dev` (a loop: no closure on the step path). From the newest, as
+ * fileToClose looks: an unbind usually closes what was opened last, so older files are seldom read.
+ */
 function hasFileOn(files: readonly OpenFile[], dev: string): boolean {
-  for (let i = 0; i < files.length; i++) if (files[i]!.dev.name === dev) return true;
+  for (let i = files.length - 1; i >= 0; i--) if (files[i]!.dev.name === dev) return true;
   return false;
 }
 

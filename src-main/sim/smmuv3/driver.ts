@@ -225,8 +225,11 @@ export interface Cd {
   stall: boolean;
   /** CD.R: record faults. */
   record: boolean;
-  /** The lab step that wrote this CD (write attribution); null outside a step. */
-  by?: StepTag | null;
+  /**
+   * The lab step that wrote this CD (write attribution); null outside a step. Set by armSmmuWriteCdEntry; every CD is
+   * made with it (null) so that setting it keeps the object's shape.
+   */
+  by: StepTag | null;
 }
 
 /** The STE as the driver builds it (§5.5). */
@@ -749,7 +752,7 @@ export function armSmmuAttachDev(k: Kernel, domain: IommuDomain, dev: Device): K
   const ats = (domain.type === 'DMA' || domain.type === 'S2' || inUse) && armSmmuAtsSupported(master);
   switch (domain.type) {
     case 'DMA':
-      armSmmuWriteCdEntry(k, master, 0, { asid: sd!.asid, domain, kind: 's1', stall: master.stallEnabled, record: true });
+      armSmmuWriteCdEntry(k, master, 0, { asid: sd!.asid, domain, kind: 's1', stall: master.stallEnabled, record: true, by: null });
       installSte(k, master, makeCdtableSte(master, 'ssid0', ats));
       setMasterDomain(master, domain, 0, true);
       break;
@@ -842,7 +845,7 @@ function armSmmuS1SetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid
   const sd = domain.smmuDomain!;
   if (sd.stage !== 's1') return err('EINVAL', `${domain.label} is not a stage-1 domain`);
   const master = dev.master;
-  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true }, old);
+  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true, by: null }, old);
 }
 
 /** arm_smmu_sva_set_dev_pasid() (§5.6). */
@@ -853,7 +856,7 @@ function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasi
   if (!master.smmu.features.sva) return k.tr.leave(fn, err('EOPNOTSUPP', `${master.smmu.name} lacks FEAT_SVA`));
   if (!domain.mm || domain.mm.mmUsers === 0) return k.tr.leave(fn, err('EINVAL', `mmget_not_zero(${domain.mm?.label}) failed: the process has exited`));
   // arm_smmu_make_sva_cd(): V, AA64, R, A, ASET, EPD1, S = stall_enabled, the domain's ASID, TTB0 = mm->pgd.
-  const cd: Cd = { asid: domain.smmuDomain!.asid, domain, kind: 'sva', stall: master.stallEnabled, record: true };
+  const cd: Cd = { asid: domain.smmuDomain!.asid, domain, kind: 'sva', stall: master.stallEnabled, record: true, by: null };
   return k.tr.leave(fn, armSmmuSetPasid(k, master, domain, pasid, cd, old));
 }
 
@@ -921,7 +924,7 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   const fn = 'arm_smmu_mm_release';
   if (k.tr.on) k.tr.enter(fn, { domain: domain.label });
   const force = sd.smmu.features.stallForce;
-  for (let md = sd.devices; md; md = md.next) armSmmuWriteCdEntry(k, md.master, md.ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force });
+  for (let md = sd.devices; md; md = md.next) armSmmuWriteCdEntry(k, md.master, md.ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force, by: null });
   // arm_smmu_tlb_inv_asid() (TLBI_NH_ASID with its CMD_SYNC), then arm_smmu_atc_inv_domain(smmu_domain, 0, 0).
   syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
   armSmmuAtcInvDomain(k, sd, 0, 0);
