@@ -598,14 +598,18 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
  * The CD being written by writeCdBytes, for its two writeEntry callbacks (module functions, not closures made per
  * write). A CD write never starts another one from inside its callbacks, so one set of fields is enough.
  */
-const cdw: { k: Kernel | null; master: ArmSmmuMaster | null; pa: number; ssid: number } = { k: null, master: null, pa: 0, ssid: 0 };
+const cdw: { k: Kernel | null; master: ArmSmmuMaster | null; pa: number; ssid: number; cfgi: Cmd | null } = { k: null, master: null, pa: 0, ssid: 0, cfgi: null };
 /** One 64-bit store: the qword that changed (the rest of `next` is already in memory). */
 function cdwWrite(next: Uint32Array, qword: number): void {
   cdw.k!.mem.write64(cdw.pa + 8 * qword, next[2 * qword]!, next[2 * qword + 1]!);
 }
+/**
+ * CFGI_CD(leaf) + CMD_SYNC after a step of the write. The steps of one CD write issue the same CFGI_CD: one object,
+ * logged in each of its command-ring slots (commands are never changed once issued).
+ */
 function cdwSync(): void {
   const m = cdw.master!;
-  syncCmd(cdw.k!, m.smmu, { op: 'CFGI_CD', sid: m.sid, ssid: cdw.ssid, leaf: true });
+  syncCmd(cdw.k!, m.smmu, (cdw.cfgi ??= { op: 'CFGI_CD', sid: m.sid, ssid: cdw.ssid, leaf: true }));
 }
 
 const CD_CUR = new Uint32Array(CD_WORDS);
@@ -625,9 +629,11 @@ function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number
   cdw.master = master;
   cdw.pa = pa;
   cdw.ssid = ssid;
+  cdw.cfgi = null;
   writeEntry(cur, cdWordsInto(CD_TARGET, cd), cdUsedBitsShared, cdwWrite, cdwSync, false);
   cdw.k = null;
   cdw.master = null;
+  cdw.cfgi = null;
   if (k.tr.on && cd && ssid >= t.maxContexts) {
     const r = k.mem.regionAt(pa);
     k.tr.note(`the write of CD ${ssid} landed at PA 0x${pa.toString(16)}, in ${r ? r.owner : 'unallocated memory'}`);
