@@ -245,8 +245,14 @@ export class Lab {
     const rec = new AppliedStep(this, index, op, result, touched, findings, trace);
     this.records.push(rec);
     const n = this.records.length;
-    const old = this.records[n - 1 - this.traceWindow] as AppliedStep | undefined;
-    if (old?.held) old.age(this.trace);
+    if (this.trace || this.wantTouched) {
+      const old = this.records[n - 1 - this.traceWindow] as AppliedStep | undefined;
+      if (old?.held) old.age(this.trace);
+    } else {
+      // A lab that keeps neither traces nor touched sets has nothing in its records to age: none is held, and the one
+      // that leaves the window (long since cold) is not read.
+      rec.held = false;
+    }
     if (this.checkpoints?.stepped(n, performance.now() - t0)) this.checkpoints.take(n, this.kernel, new Map(this.open));
     return rec;
   }

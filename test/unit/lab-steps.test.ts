@@ -1,6 +1,9 @@
 /** Lab-level step semantics that are not a kernel function of their own: RID domain changes and rejections. */
 import { describe, expect, it } from 'vitest';
 import { mkLab, step } from './helpers.js';
+import { Lab } from '../../src-main/lab/lab.js';
+import { SocConfig } from '../../shared/soc-config.js';
+import type { Op } from '../../shared/steps.js';
 
 describe('attach_rid', () => {
   it('frees a paging domain it allocated once it is replaced, so ASIDs do not leak (§5.7 domain free)', () => {
@@ -43,5 +46,27 @@ describe('rejected steps change nothing', () => {
     expect(rec.result.rejected).toMatch(/own name/);
     expect(l.view().processes).toEqual({});
     expect(l.records).toHaveLength(0);
+  });
+});
+
+describe('a lab that keeps neither traces nor touched sets (the benchmarks\' raw labs)', () => {
+  it('travels through its timeline to the same states as a lab with the defaults', () => {
+    const cfg = SocConfig.parse({ arch: 'arm64', smmus: [{ name: 'smmu0', ssidsize: 20 }], devices: [{ name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 4 }, { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 }], groups: [] });
+    const raw = new Lab(cfg, 'mainline', { trace: false, touched: false, traceWindow: 2, checkpoints: { interval: 3 } });
+    const full = new Lab(cfg, 'mainline');
+    const ops: Op[] = [];
+    for (const p of ['p1', 'p2', 'p3']) for (const d of ['a', 'b']) ops.push({ op: 'bind', args: { process: p, device: d } });
+    ops.push({ op: 'unbind', args: { process: 'p2', device: 'a' } }, { op: 'exit', args: { process: 'p1' } }, { op: 'bind', args: { process: 'p4', device: 'a' } });
+    for (const op of ops) expect(raw.apply(op).result).toEqual(full.apply(op).result);
+    const states: string[] = [];
+    for (let n = 0; n <= ops.length; n++) {
+      full.jumpTo(n);
+      states.push(JSON.stringify(full.view()));
+    }
+    for (const n of [2, ops.length, 0, 5, 1, ops.length - 1, ops.length]) {
+      raw.jumpTo(n);
+      expect(JSON.stringify(raw.view())).toBe(states[n]);
+      expect(raw.records.every((r) => r.trace.length === 0)).toBe(true);
+    }
   });
 });
