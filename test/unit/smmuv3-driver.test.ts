@@ -358,6 +358,13 @@ describe('§5.7 mm release: the fault-everything CD', () => {
 
 describe('arm_smmu_domain->devices', () => {
   /** The (device, SSID) entries of a domain's devices list, in list order. */
+  /** Two 20-bit platform devices behind one SMMU. */
+  const twoDevices = () =>
+    mkLab([
+      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
+      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
+    ]);
+
   function entries(d: ArmSmmuDomain): string[] {
     const out: string[] = [];
     for (let md = d.devices; md; md = md.next) out.push(`${md.master.dev.name}:${md.ssid}`);
@@ -365,10 +372,7 @@ describe('arm_smmu_domain->devices', () => {
   }
 
   it('one entry per attach, added at the head as list_add does; removal unlinks the first match only', () => {
-    const l = mkLab([
-      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
-      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
-    ]);
+    const l = twoDevices();
     const a = dev(l, 'a').master;
     const b = dev(l, 'b').master;
     const sd = new ArmSmmuDomain(a.smmu, 's1', 1, 0);
@@ -391,10 +395,7 @@ describe('arm_smmu_domain->devices', () => {
   });
 
   it('a replace moves the SSID from the old domain list to the new one (arm_smmu_attach_commit removes the old entry)', () => {
-    const l = mkLab([
-      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
-      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
-    ]);
+    const l = twoDevices();
     const pasid = bind(l, 'p', 'a').pasid;
     bind(l, 'q', 'b');
     const dp = proc(l, 'p').mm.iommuMm!.svaDomains!;
@@ -408,10 +409,7 @@ describe('arm_smmu_domain->devices', () => {
   });
 
   it('an SVA domain bound to two devices lists both at the mm PASID; unbinding one leaves the other', () => {
-    const l = mkLab([
-      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 20 },
-      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 20 },
-    ]);
+    const l = twoDevices();
     const pasid = bind(l, 'p', 'a').pasid;
     bind(l, 'p', 'b');
     const sd = proc(l, 'p').mm.iommuMm!.svaDomains!.smmuDomain!;
