@@ -198,11 +198,9 @@ export class ArmSmmuMasterDomain {
 /** arm_smmu_domain: what the driver adds to an iommu_domain. */
 export class ArmSmmuDomain {
   /**
-   * arm_smmu_domain->devices: the first of its master_domain entries, one per (master, SSID) the domain is attached
-   * at, linked through `next` as the kernel links them through devices_elm. Kept grouped by master in the order of
-   * each master's first attach, each master's SSIDs in attach order [choice: the kernel's list_add puts a new entry
-   * first; the order only decides the order of per-master commands (ATC_INV, mm_release's CD writes)]. A list of
-   * small objects rather than arrays of arrays: there is one such domain per mm, and a bind walks it cold.
+   * arm_smmu_domain->devices: the first of its master_domain entries, one per attach of a (master, SSID), linked
+   * through `next` as the kernel links them through devices_elm: newest first (list_add in arm_smmu_attach_prepare),
+   * so a bind reaches no older entry and the unbind that follows finds its own at the head (setMasterDomain).
    */
   devices: ArmSmmuMasterDomain | null = null;
   constructor(
