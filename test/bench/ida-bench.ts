@@ -147,7 +147,7 @@ export interface XarrayResult {
   steadyFailed: number;
   /** The occupancy bitmap's own estimate (IdBitmap.memoryBytes of the array's private `used` field). */
   bitmapBytes: number;
-  /** Heap growth for `entries` entries (Map + bitmap), after gc when exposed. */
+  /** Heap growth for `entries` entries (IndexMap + bitmap), after gc when exposed. */
   heapBytes: number;
   /** process.memoryUsage().arrayBuffers growth (the bitmap's dense levels live there). */
   arrayBufferBytes: number;

@@ -161,7 +161,7 @@ if (want('xarray')) {
       [`fill ${fmtInt(x.entries)} (xa_alloc lowest) + erase all`, fmtRate(x.fill.opsPerSec), (1e9 / x.fill.opsPerSec).toFixed(1), ''],
       [`steady ${fmtInt(x.entries)} (1000 random erases, 1000 allocs)`, fmtRate(x.steady.opsPerSec), (1e9 / x.steady.opsPerSec).toFixed(1), ''],
       ['occupancy bitmap memoryBytes()', '', '', fmtBytes(x.bitmapBytes)],
-      ['heap growth, whole array (Map + bitmap)', '', '', fmtHeap(x.heapBytes, ` (${approx}${(x.heapBytes / x.entries).toFixed(1)} B/entry)`)],
+      ['heap growth, whole array (IndexMap + bitmap)', '', '', fmtHeap(x.heapBytes, ` (${approx}${(x.heapBytes / x.entries).toFixed(1)} B/entry)`)],
     ]),
   );
   if (x.steadyFailed) console.log(`WARNING: ${x.steadyFailed} failed xarray operations`);
