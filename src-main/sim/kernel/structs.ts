@@ -187,8 +187,12 @@ export class IommuGroup {
   /** group->domain: the domain the RIDs of the group are attached to. */
   domain: IommuDomain | null = null;
   defaultDomain: IommuDomain | null = null;
-  /** Per-policy index for policies whose bonds are found by (group, mm) rather than (group, mm's PASID). */
-  readonly bondsByMm = new Map<MmStruct, IommuSva>();
+  /**
+   * Per-policy index for policies whose bonds are found by (group, mm) rather than (group, mm's PASID), keyed by the
+   * mm's id: an IndexMap, because one process binding and unbinding a device over and over sets and deletes the same
+   * key (index-map.ts says why a Map slows down on that).
+   */
+  readonly bondsByMm = new IndexMap<IommuSva>();
 
   constructor(
     readonly id: number,

@@ -65,13 +65,13 @@ export function attachReservedBond(k: Kernel, dev: Device, mm: MmStruct, pasid: 
   }
   paStore(k, group, pasid, makePasidArrayEntry(domain, handle, null));
   handle.pasid = pasid;
-  group.bondsByMm.set(mm, handle);
+  group.bondsByMm.set(mm.id, handle);
   return { ok: true };
 }
 
 /** The (group, mm) lookup: an existing bond gets one more user. */
 export function reuseBond(k: Kernel, group: IommuGroup, mm: MmStruct): IommuSva | null {
-  const h = group.bondsByMm.get(mm);
+  const h = group.bondsByMm.get(mm.id);
   if (!h) return null;
   h.users++;
   k.dirty.handles.add(h);
@@ -82,7 +82,7 @@ export function reuseBond(k: Kernel, group: IommuGroup, mm: MmStruct): IommuSva 
 /** Tears a per-bond handle down at its last user: detach at the bond's own PASID. */
 export function unbindPerBond(k: Kernel, handle: IommuSva): boolean {
   if (!svaBondPut(k, handle)) return false;
-  handle.dev.group.bondsByMm.delete(handle.domain.mm!);
+  handle.dev.group.bondsByMm.delete(handle.domain.mm!.id);
   svaDetachBond(k, handle, handle.pasid);
   return true;
 }
