@@ -2,10 +2,12 @@
  * One row of bench section 2 in a process of its own: `node sva-child.js '<json>'` populates a lab, times its
  * bind+unbind pairs, and prints one JSON line: { populate, result }.
  *
- * Why a process per row: run one after another in one process, each row inherited the heap of the rows before it
- * (the dead 20-30 MB labs of the earlier policies, collected while it was being timed), so a row's figure depended on
- * where it stood in the list. A lab in use is alone in its process; so is each row now. The child gets --expose-gc only
- * when the bench has it (exact heap figures, at the price of forced collections).
+ * Why a process per row: run one after another in one process, each row inherited the heap of the rows before it (the
+ * dead 20-30 MB labs of the earlier policies, collected while it was being timed), so a row's figure could depend on
+ * where it stood in the list. A lab in use is alone in its process; so is each row now. (An interleaved check on the
+ * development VM found no consistent effect of that kind: arch-gated alone 104-138k pairs/s, after four other rows
+ * 100-137k; the VM's own drift is larger. The isolation is kept because it removes the question.) The child gets
+ * --expose-gc only when the bench has it (exact heap figures, at the price of forced collections).
  */
 import { populate, timePairs, type PairResult, type Workload } from './sva-bench.js';
 
