@@ -1,15 +1,17 @@
 /**
- * A/B of two builds' bind+unbind speed, in one process: both labs are populated side by side and repetitions of the
- * same random pairs alternate between them (A B, then B A, ...), so that what the machine does meanwhile (other
- * tenants of a VM, frequency changes) falls on both alike. On a machine whose separate runs differ by 10-15%, this
- * resolves changes of a few percent that a pair of `npm run bench` runs cannot.
+ * A/B of two builds' bind+unbind speed, in one process: each build gets two labs, populated in the order A B B A, and
+ * repetitions of the same random pairs go round the four labs (A B B A, then A B B A reversed, ...), so that what the
+ * machine does meanwhile (other tenants of a VM, frequency changes) falls on both alike, and so does where a lab sits
+ * in the heap: with one lab each, the lab populated second came out up to ~10% slower on the development VM whichever
+ * build it was. On a machine whose separate runs differ by 10-15%, this resolves changes of a few percent that a pair
+ * of `npm run bench` runs cannot.
  *
  *   node dist/test/bench/ab.js <build A> <build B> [--policy mainline] [--reps 20] [--pairs 20000]
  *
  * A build is a directory holding a compiled tree (its `dist/`, or the `dist` directory itself), e.g. a worktree of the
- * commit before a change, built with `npx tsc` (its imports need a node_modules above it: a symlink to this one will do). Run a build against itself first: the ratio it prints is the
- * harness's own bias (the lab populated second sits elsewhere in the heap; ~5% seen here), which a real difference
- * must exceed.
+ * commit before a change, built with `npx tsc` (its imports need a node_modules above it: a symlink to this one will
+ * do). Run a build against itself first: the ratio it prints is the harness's own noise and bias (0.95-0.98 seen here
+ * with the four labs), which a real difference must exceed; for a small one, run it both ways round.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +24,12 @@ import type { Populated, Workload } from './sva-bench.js';
 interface Build {
   populate: (w: Workload) => Populated;
   rates: number[];
-  p: Populated | null;
+}
+
+/** One of the four labs: its build, and the lab. */
+interface Slot {
+  build: Build;
+  p: Populated;
 }
 
 export class UsageError extends Error {}
@@ -81,9 +88,8 @@ export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions
   };
 }
 
-/** One repetition on one build: `n` pairs drawn from `pick` (indexes into the build's own names). */
-function rep(b: Build, pick: Uint32Array): number {
-  const p = b.p!;
+/** One repetition on one lab: `n` pairs drawn from `pick` (indexes into the lab's own names). */
+function rep(p: Populated, pick: Uint32Array): number {
   const n = pick.length / 2;
   const binds: Op[] = new Array(n);
   const unbinds: Op[] = new Array(n);
@@ -102,9 +108,10 @@ export async function runAb(a: string, b: string, o: AbOptions): Promise<{ a: nu
   for (const [label, dir] of [['A', a], ['B', b]] as const) {
     const dist = distOf(dir, label);
     const mod = (await import(pathToFileURL(join(dist, 'test/bench/sva-bench.js')).href)) as { populate: Build['populate'] };
-    builds.push({ populate: mod.populate, rates: [], p: null });
+    builds.push({ populate: mod.populate, rates: [] });
   }
-  for (const x of builds) x.p = x.populate({ policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: o.devices });
+  const w: Workload = { policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: o.devices };
+  const slots: Slot[] = [builds[0]!, builds[1]!, builds[1]!, builds[0]!].map((build) => ({ build, p: build.populate(w) }));
   const rnd = mulberry32(0xab);
   for (let r = -2; r < o.reps; r++) {
     const pick = new Uint32Array(2 * o.pairs);
@@ -112,11 +119,10 @@ export async function runAb(a: string, b: string, o: AbOptions): Promise<{ a: nu
       pick[2 * i] = below(rnd, o.processes);
       pick[2 * i + 1] = below(rnd, o.devices);
     }
-    const order = r & 1 ? [builds[1]!, builds[0]!] : builds;
-    for (const x of order) {
-      const rate = rep(x, pick);
-      if (r >= 0) x.rates.push(rate); // the first two rounds warm both up
-    }
+    const sum = new Map<Build, number>(builds.map((b) => [b, 0]));
+    for (const s of r & 1 ? [...slots].reverse() : slots) sum.set(s.build, sum.get(s.build)! + rep(s.p, pick));
+    // The first two rounds warm all four up; a build's rate is the mean of its two labs'.
+    if (r >= 0) for (const b of builds) b.rates.push(sum.get(b)! / 2);
   }
   const ratios = builds[1]!.rates.map((v, i) => v / builds[0]!.rates[i]!);
   return { a: builds[0]!.rates, b: builds[1]!.rates, ratios };
