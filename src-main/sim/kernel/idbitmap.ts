@@ -8,9 +8,9 @@
  * one "full" bit per 32-ID word, one per 32 words above that, and so on.
  *
  * Level 0 holds one bit per ID (1 = in use). Level k > 0 holds one bit per word of level k-1 (1 = that word is full).
- * A level whose word count is small is a dense Uint32Array; a larger one is an IndexMap of non-zero words (not a Map: a word that empties and fills again would churn it, see
- * index-map.ts), so a 2^32 space
- * with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that range).
+ * A level whose word count is small is a dense Uint32Array; a larger one is an IndexMap of non-zero words, so a 2^32
+ * space with a handful of IDs costs a handful of words (the RFC's `max_pasids - 1` underflow asks for exactly that
+ * range). Not a Map: a word that empties and fills again, over and over, would slow it down (index-map.ts says why).
  */
 
 import { IndexMap } from '../index-map.js';
