@@ -13,7 +13,7 @@ import { CD_FIELD } from '../../src-main/sim/hw/cd.js';
 import type { Cmd } from '../../src-main/sim/hw/commands.js';
 import { PAGE_SIZE } from '../../src-main/sim/hw/memory.js';
 import { encodeSte, STE_CONFIG } from '../../src-main/sim/hw/ste.js';
-import { armSmmuCdPa, armSmmuCmd } from '../../src-main/sim/smmuv3/driver.js';
+import { armSmmuCdPa, armSmmuCmd, cdWords } from '../../src-main/sim/smmuv3/driver.js';
 import { bind, dev, mkLab, proc, step } from '../unit/helpers.js';
 
 const VA = 0x400000;
@@ -209,5 +209,34 @@ describe('TLB', () => {
     dma(l, { device: 'acc', process: 'p', va: VA });
     dma(l, { device: 'acc', process: 'p', va: VA });
     expect(l.view()).toMatchObject({ smmus: { smmu0: { stats: { tlbMiss: 1, tlbHit: 1, cfgMiss: 1, cfgHit: 1, tlb_entries: 1 } } } });
+  });
+});
+
+describe('a CD write: the kernel update in memory, its syncs on the command queue', () => {
+  it('a bind fills the CD with two CFGI_CD + CMD_SYNC pairs (V = 0 -> valid), an unbind clears it with two more', () => {
+    const l = soc();
+    const hw = dev(l, 'acc').smmu.hw;
+    const seq0 = hw.cmdSeq;
+    const residentBefore = l.kernel.mem.residentBytes();
+    const pasid = bind(l, 'p', 'acc').pasid!;
+    const master = dev(l, 'acc').master;
+    const t = master.cdTable!;
+    const pa = armSmmuCdPa(t, pasid)!;
+    const cd = t.cds.get(pasid)!;
+    // arm-smmu-v3-test.c arm_smmu_v3_write_cd_test_sva_clear: NUM_EXPECTED_SYNCS(2) each way.
+    const bindCmds = hw.cmdLog.filter((c) => c.seq >= seq0).map((c) => c.cmd);
+    const cdCmds = bindCmds.filter((c) => c.op === 'CFGI_CD' && c.ssid === pasid);
+    expect(cdCmds).toHaveLength(2);
+    expect(cdCmds.every((c) => c.leaf === true && c.sid === master.sid)).toBe(true);
+    // Each CFGI_CD is followed by its CMD_SYNC.
+    for (let i = 0; i < bindCmds.length; i++) if (bindCmds[i]!.op === 'CFGI_CD') expect(bindCmds[i + 1]!.op).toBe('CMD_SYNC');
+    expect([...l.kernel.mem.readWords(pa, 16)]).toEqual([...cdWords(cd)]);
+    const seq1 = hw.cmdSeq;
+    step(l, { op: 'unbind', args: { process: 'p', device: 'acc' } });
+    const unbindCd = hw.cmdLog.filter((c) => c.seq >= seq1).map((c) => c.cmd).filter((c) => c.op === 'CFGI_CD' && c.ssid === pasid);
+    expect(unbindCd).toHaveLength(2);
+    expect([...l.kernel.mem.readWords(pa, 16)]).toEqual(new Array(16).fill(0));
+    // The cleared CD's block is given back: memory holds what it held before the bind.
+    expect(l.kernel.mem.residentBytes()).toBe(residentBefore);
   });
 });

@@ -9,8 +9,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cdUsedBits, encodeCd } from '../../src-main/sim/hw/cd.js';
-import { entryQwordDiff, targetSetsUnusedBits, writeEntry } from '../../src-main/sim/hw/entry-writer.js';
+import { cdUsedBits, cdUsedBitsShared, encodeCd } from '../../src-main/sim/hw/cd.js';
+import { entryQwordDiff, planEntryWrite, planSyncs, targetSetsUnusedBits, writeEntry } from '../../src-main/sim/hw/entry-writer.js';
 import { S1DSS, S1FMT, steUsedBits } from '../../src-main/sim/hw/ste.js';
 import {
   KUNIT_SMMU,
@@ -366,6 +366,124 @@ describe('hitless property over random realistic entries', () => {
         expect(r.result).toBe('hitless');
         for (const s of r.states) expect(isValid(s, cdUsedBits)).toBe(true);
       }),
+    );
+  });
+});
+
+/**
+ * The kernel's arm_smmu_write_entry() as three entry_set() calls over a running entry, written out the way
+ * arm-smmu-v3.c has it (the form writeEntry had before it was split into planEntryWrite and its playback): the
+ * reference the plan must reproduce store for store.
+ */
+function referenceWrite(cur: Uint32Array, target: Uint32Array, used: Used): { kind: string; log: string[] } {
+  const log: string[] = [];
+  const entry = cur.slice();
+  const entrySet = (src: Uint32Array, start: number, len: number): void => {
+    let changed = false;
+    for (let q = start; q < start + len; q++) {
+      if (entry[2 * q] !== src[2 * q] || entry[2 * q + 1] !== src[2 * q + 1]) {
+        entry[2 * q] = src[2 * q]!;
+        entry[2 * q + 1] = src[2 * q + 1]!;
+        changed = true;
+        log.push(`q${q}=${src[2 * q]!.toString(16)}:${src[2 * q + 1]!.toString(16)}`);
+      }
+    }
+    if (changed) log.push('sync');
+  };
+  const { diff, unusedUpdate } = entryQwordDiff(entry, target, used);
+  if (diff !== 0 && (diff & (diff - 1)) === 0) {
+    const critical = 31 - Math.clz32(diff);
+    unusedUpdate[2 * critical] = entry[2 * critical]!;
+    unusedUpdate[2 * critical + 1] = entry[2 * critical + 1]!;
+    entrySet(unusedUpdate, 0, 8);
+    entrySet(target, critical, 1);
+    entrySet(target, 0, 8);
+    return { kind: 'hitless', log };
+  }
+  if (diff !== 0) {
+    unusedUpdate[0] = 0;
+    unusedUpdate[1] = 0;
+    entrySet(unusedUpdate, 0, 1);
+    entrySet(target, 1, 7);
+    entrySet(target, 0, 1);
+    return { kind: 'disruptive', log };
+  }
+  entrySet(target, 0, 8);
+  return { kind: 'unchanged', log };
+}
+
+/** writeEntry's stores and syncs, logged as referenceWrite logs them. */
+function loggedWrite(cur: Uint32Array, target: Uint32Array, used: Used): { kind: string; log: string[] } {
+  const log: string[] = [];
+  const kind = writeEntry(
+    cur,
+    target,
+    used,
+    (next, q) => log.push(`q${q}=${next[2 * q]!.toString(16)}:${next[2 * q + 1]!.toString(16)}`),
+    () => log.push('sync'),
+    false,
+  );
+  return { kind, log };
+}
+
+/** The plan's masks, logged as referenceWrite logs them (step 1 from unusedUpdate, or the target when unchanged). */
+function loggedPlan(cur: Uint32Array, target: Uint32Array, used: Used): { kind: string; log: string[]; syncs: number } {
+  const unused = new Uint32Array(16);
+  const plan = planEntryWrite(cur, target, used(cur), used(target), unused, { kind: 'unchanged', step1: 0, step2: 0, step3: 0 });
+  const log: string[] = [];
+  const steps: [number, Uint32Array][] = [
+    [plan.step1, plan.kind === 'unchanged' ? target : unused],
+    [plan.step2, target],
+    [plan.step3, target],
+  ];
+  for (const [mask, src] of steps) {
+    if (!mask) continue;
+    for (let q = 0; q < 8; q++) if (mask & (1 << q)) log.push(`q${q}=${src[2 * q]!.toString(16)}:${src[2 * q + 1]!.toString(16)}`);
+    log.push('sync');
+  }
+  return { kind: plan.kind, log, syncs: planSyncs(plan) };
+}
+
+describe('planEntryWrite: the same stores and syncs as the kernel loop', () => {
+  const words = fc.uint32Array({ minLength: 16, maxLength: 16 });
+  const check = (a: Uint32Array, b: Uint32Array, used: Used): void => {
+    const ref = referenceWrite(a, b, used);
+    expect(loggedWrite(a, b, used)).toEqual(ref);
+    const p = loggedPlan(a, b, used);
+    expect({ kind: p.kind, log: p.log }).toEqual(ref);
+    expect(p.syncs).toBe(ref.log.filter((x) => x === 'sync').length);
+  };
+
+  it('over realistic STEs and CDs', () => {
+    fc.assert(
+      fc.property(steArb, steArb, (a, b) => {
+        check(a, b, steUsedBits);
+      }),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(cdArb, cdArb, (a, b) => {
+        check(a, b, cdUsedBits);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('over arbitrary words, targets that set unused bits included', () => {
+    fc.assert(
+      fc.property(words, words, fc.boolean(), (a, b, ste) => {
+        check(a, b, ste ? steUsedBits : cdUsedBits);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the shared CD used-bits answer equals cdUsedBits on every entry', () => {
+    fc.assert(
+      fc.property(fc.oneof(cdArb, words), (w) => {
+        expect(Array.from(cdUsedBitsShared(w))).toEqual(Array.from(cdUsedBits(w)));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -128,4 +128,32 @@ describe('PhysMemory blocks', () => {
     expect(b.base).toBe(a.base);
     for (let o = 0; o < PAGE_SIZE; o += 64) expect(m.read32(b.base + o)).toBe(0);
   });
+
+  it('writeBlock stores a whole 64-byte block as write64 would, gives an all-zero block back, and refuses a misaligned one', () => {
+    const viaBlock = new PhysMemory();
+    const viaQwords = new PhysMemory();
+    const a = viaBlock.alloc(PAGE_SIZE, 't');
+    viaQwords.alloc(PAGE_SIZE, 't');
+    const words = new Uint32Array([0x80000001, 0x12340000, 0, 0, 0xabc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x7]);
+    viaBlock.writeBlock(a.base + 0x40, words);
+    for (let q = 0; q < 8; q++) viaQwords.write64(a.base + 0x40 + 8 * q, words[2 * q]!, words[2 * q + 1]!);
+    expect([...viaBlock.readWords(a.base + 0x40, 16)]).toEqual([...words]);
+    expect([...viaBlock.readWords(a.base, 64)]).toEqual([...viaQwords.readWords(a.base, 64)]);
+    expect(viaBlock.residentBytes()).toBe(64);
+    // Zeros into a block that reads as zero hold nothing; zeros over a held block give it (and the page's row) back.
+    viaBlock.writeBlock(a.base + 0x80, new Uint32Array(16));
+    expect(viaBlock.residentBytes()).toBe(64);
+    viaBlock.writeBlock(a.base + 0x40, new Uint32Array(16));
+    expect(viaBlock.residentBytes()).toBe(0);
+    expect(viaBlock.sparsePages()).toBe(0);
+    expect([...viaBlock.readWords(a.base + 0x40, 16)]).toEqual(new Array(16).fill(0));
+    // A page held whole (bulk data) keeps its bytes in place.
+    viaBlock.writeBytes(a.base + 0x200, new Uint8Array([9, 9]));
+    viaBlock.writeBlock(a.base + 0x40, words);
+    expect([...viaBlock.readWords(a.base + 0x40, 16)]).toEqual([...words]);
+    expect(viaBlock.read8(a.base + 0x201)).toBe(9);
+    expect(viaBlock.residentBytes()).toBe(PAGE_SIZE);
+    expect(() => viaBlock.writeBlock(a.base + 0x48, words)).toThrow(/64-byte aligned/);
+    expect(() => viaBlock.writeBlock(a.base + 0x40, new Uint32Array(8))).toThrow(/64-byte aligned/);
+  });
 });

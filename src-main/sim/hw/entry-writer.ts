@@ -70,37 +70,106 @@ function popcount8(x: number): number {
   return n;
 }
 
-/** entry_set(): store each differing qword of src[start, start + len) into `entry`, then sync if anything was stored. */
-function entrySet(
-  entry: Uint32Array,
-  src: Uint32Array,
-  start: number,
-  len: number,
-  write: (next: Uint32Array, qword: number) => void,
-  sync: () => void,
-  copy: boolean,
-): boolean {
-  let changed = false;
-  for (let q = start; q < start + len; q++) {
-    const lo = 2 * q;
-    if (entry[lo] !== src[lo] || entry[lo + 1] !== src[lo + 1]) {
-      entry[lo] = src[lo]!;
-      entry[lo + 1] = src[lo + 1]!;
-      changed = true;
-      write(copy ? entry.slice() : entry, q);
-    }
+/**
+ * The stores of one arm_smmu_write_entry() call, without making them: three qword masks, one per entry_set() step
+ * (bit q set: that step stores qword q), and the branch taken. A step whose mask is non-zero is followed by a sync,
+ * so the sync count is the number of non-zero masks. The values stored: step 1 stores `unusedUpdate` (left in the
+ * array passed in: the current entry with its unused bits already at the target's values; qword 0 = 0 on the
+ * disruptive branch), steps 2 and 3 store the target. After step 3 the entry is the target, on every branch.
+ *
+ * A writer that only needs the end state and the syncs (a CD in simulated memory, which nothing reads between the
+ * stores) uses this directly; writeEntry() plays the same plan through its callbacks.
+ */
+export interface EntryWritePlan {
+  kind: WriteEntryResult;
+  /** Qword masks of steps 1, 2 and 3 (ascending qword order within a step, as entry_set() walks them). */
+  step1: number;
+  step2: number;
+  step3: number;
+}
+
+/** The plan of writeEntry(cur, target) into `plan` (returned); `unusedUpdate` (16 words) receives step 1's values. */
+export function planEntryWrite(cur: Uint32Array, target: Uint32Array, curUsed: Uint32Array, targetUsed: Uint32Array, unusedUpdate: Uint32Array, plan: EntryWritePlan): EntryWritePlan {
+  // arm_smmu_entry_qword_diff(), into unusedUpdate.
+  let diff = 0;
+  for (let j = 0; j < ENTRY_WORDS; j++) {
+    const u = ((cur[j]! & curUsed[j]!) | (target[j]! & ~curUsed[j]!)) >>> 0;
+    unusedUpdate[j] = u;
+    if ((u & targetUsed[j]!) >>> 0 !== target[j]!) diff |= 1 << (j >>> 1);
   }
-  if (changed) sync();
-  return changed;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  if (diff !== 0 && (diff & (diff - 1)) === 0) {
+    // Hitless: one critical qword. Its unused bits are not set in step 1 (step 2 writes that qword anyway).
+    const critical = 31 - Math.clz32(diff);
+    unusedUpdate[2 * critical] = cur[2 * critical]!;
+    unusedUpdate[2 * critical + 1] = cur[2 * critical + 1]!;
+    for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
+      const lo = 2 * q;
+      if (unusedUpdate[lo] !== cur[lo] || unusedUpdate[lo + 1] !== cur[lo + 1]) s1 |= 1 << q;
+    }
+    const lo = 2 * critical;
+    if (target[lo] !== cur[lo] || target[lo + 1] !== cur[lo + 1]) s2 = 1 << critical;
+    // Step 3: every qword still different from the target (the entry now holds unusedUpdate, and the target at the
+    // critical qword).
+    for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
+      if (q === critical) continue;
+      const l = 2 * q;
+      if (target[l] !== unusedUpdate[l] || target[l + 1] !== unusedUpdate[l + 1]) s3 |= 1 << q;
+    }
+    plan.kind = 'hitless';
+  } else if (diff !== 0) {
+    // Disruptive: qword 0 = 0 (V = 0), then qwords 1..7, then qword 0.
+    unusedUpdate[0] = 0;
+    unusedUpdate[1] = 0;
+    if (cur[0] !== 0 || cur[1] !== 0) s1 = 1;
+    for (let q = 1; q < NUM_ENTRY_QWORDS; q++) {
+      const l = 2 * q;
+      if (target[l] !== cur[l] || target[l + 1] !== cur[l + 1]) s2 |= 1 << q;
+    }
+    if (target[0] !== unusedUpdate[0] || target[1] !== unusedUpdate[1]) s3 = 1;
+    plan.kind = 'disruptive';
+  } else {
+    // No used bit changes. The kernel still writes the target (WARN_ON_ONCE if that changed anything): one step.
+    for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
+      const l = 2 * q;
+      if (target[l] !== cur[l] || target[l + 1] !== cur[l + 1]) s1 |= 1 << q;
+    }
+    plan.kind = 'unchanged';
+  }
+  plan.step1 = s1;
+  plan.step2 = s2;
+  plan.step3 = s3;
+  return plan;
+}
+
+/** The number of syncs a plan issues: one after each step that stores something. */
+export function planSyncs(plan: EntryWritePlan): number {
+  return (plan.step1 ? 1 : 0) + (plan.step2 ? 1 : 0) + (plan.step3 ? 1 : 0);
+}
+
+/** One step of a plan through writeEntry's callbacks: store the masked qwords of `src` into `entry`, then sync. */
+function playStep(entry: Uint32Array, src: Uint32Array, mask: number, write: (next: Uint32Array, qword: number) => void, sync: () => void, copy: boolean): void {
+  if (mask === 0) return;
+  for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
+    if ((mask & (1 << q)) === 0) continue;
+    entry[2 * q] = src[2 * q]!;
+    entry[2 * q + 1] = src[2 * q + 1]!;
+    write(copy ? entry.slice() : entry, q);
+  }
+  sync();
 }
 
 /** Scratch buffers for writeEntry (the running entry and unused_update), reused unless a callback re-enters it. */
 const scratchEntry = new Uint32Array(ENTRY_WORDS);
 const scratchUnused = new Uint32Array(ENTRY_WORDS);
+const scratchPlan: EntryWritePlan = { kind: 'unchanged', step1: 0, step2: 0, step3: 0 };
 let writeDepth = 0;
 
 /**
- * Updates `cur` (not modified) to `target` as arm_smmu_write_entry() does; see the file comment.
+ * Updates `cur` (not modified) to `target` as arm_smmu_write_entry() does; see the file comment. Each 64-bit store
+ * calls `write`, each step that stored something calls `sync` (entry_set), in the kernel's order.
  *
  * With `copy` false, `write` receives the writer's own working array instead of a fresh copy: same contents, but it
  * must not be kept or modified past the call (the driver copies it straight into simulated memory).
@@ -118,41 +187,15 @@ export function writeEntry(
   const reuse = writeDepth === 0;
   const entry = reuse ? scratchEntry : new Uint32Array(ENTRY_WORDS);
   const unusedUpdate = reuse ? scratchUnused : new Uint32Array(ENTRY_WORDS);
+  const plan = planEntryWrite(cur, target, used(cur), used(target), unusedUpdate, reuse ? scratchPlan : { kind: 'unchanged', step1: 0, step2: 0, step3: 0 });
+  const { kind, step1, step2, step3 } = plan;
   entry.set(cur);
   writeDepth++;
   try {
-    // arm_smmu_entry_qword_diff(), as entryQwordDiff() computes it, into unusedUpdate.
-    const curUsed = used(entry);
-    const targetUsed = used(target);
-    let diff = 0;
-    for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
-      for (let j = 2 * q; j <= 2 * q + 1; j++) {
-        unusedUpdate[j] = ((entry[j]! & curUsed[j]!) | (target[j]! & ~curUsed[j]!)) >>> 0;
-        if ((unusedUpdate[j]! & targetUsed[j]!) >>> 0 !== target[j]!) diff |= 1 << q;
-      }
-    }
-
-    if (popcount8(diff) === 1) {
-      const critical = 31 - Math.clz32(diff); // ffs(diff) - 1 for a single bit
-      // Skip the critical qword's unused bits: the next step writes that qword anyway (saves a sync).
-      unusedUpdate[2 * critical] = entry[2 * critical]!;
-      unusedUpdate[2 * critical + 1] = entry[2 * critical + 1]!;
-      entrySet(entry, unusedUpdate, 0, NUM_ENTRY_QWORDS, write, sync, copy);
-      entrySet(entry, target, critical, 1, write, sync, copy);
-      entrySet(entry, target, 0, NUM_ENTRY_QWORDS, write, sync, copy);
-      return 'hitless';
-    }
-    if (diff !== 0) {
-      unusedUpdate[0] = 0;
-      unusedUpdate[1] = 0;
-      entrySet(entry, unusedUpdate, 0, 1, write, sync, copy);
-      entrySet(entry, target, 1, NUM_ENTRY_QWORDS - 1, write, sync, copy);
-      entrySet(entry, target, 0, 1, write, sync, copy);
-      return 'disruptive';
-    }
-    // No used bit changes. The kernel still writes the target (WARN_ON_ONCE if that changed anything).
-    entrySet(entry, target, 0, NUM_ENTRY_QWORDS, write, sync, copy);
-    return 'unchanged';
+    playStep(entry, kind === 'unchanged' ? target : unusedUpdate, step1, write, sync, copy);
+    playStep(entry, target, step2, write, sync, copy);
+    playStep(entry, target, step3, write, sync, copy);
+    return kind;
   } finally {
     writeDepth--;
   }

@@ -364,6 +364,28 @@ export class PhysMemory {
     if (zero) this.releaseIfZero(pa, b1);
   }
 
+  /**
+   * Stores a whole 64-byte block (16 words) at the 64-byte aligned `pa`: the end state of the 64-bit stores of an
+   * STE or CD update, in one lookup of the block instead of one per store. All-zero words give the block back.
+   */
+  writeBlock(pa: number, words: Uint32Array): void {
+    if (pa % BLOCK_SIZE !== 0 || words.length !== BLOCK_WORDS) throw new RangeError(`writeBlock: PA 0x${pa.toString(16)} with ${words.length} words (a 64-byte aligned block of 16 expected)`);
+    let zero = true;
+    for (let i = 0; i < BLOCK_WORDS; i++) {
+      if (words[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    const b1 = zero ? this.blockAt(pa) : this.blockFor(pa);
+    if (b1 === 0) return; // zeros into a block that reads as zero
+    const b = b1 - 1;
+    const w = this.poolWords[b >>> CHUNK_BLOCKS_SHIFT]!;
+    const o = (b & (CHUNK_BLOCKS - 1)) << BLOCK_WORDS_SHIFT;
+    for (let i = 0; i < BLOCK_WORDS; i++) w[o + i] = words[i]!;
+    if (zero) this.releaseIfZero(pa, b1);
+  }
+
   readBytes(pa: number, n: number): Uint8Array {
     return this.readBytesInto(pa, new Uint8Array(n), 0, n);
   }

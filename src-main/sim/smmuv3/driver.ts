@@ -10,7 +10,7 @@ import { IndexMap } from '../index-map.js';
 import { CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, STRTAB_SPLIT } from '../kernel/constants.js';
 import { CD_WORDS, cdUsedBitsShared, encodeCd, encodeCdInto, encodeCdL1, TCR_RGN, TCR_SH, TG0 } from '../hw/cd.js';
 import type { Cmd } from '../hw/commands.js';
-import { writeEntry } from '../hw/entry-writer.js';
+import { planEntryWrite, planSyncs, writeEntry, type EntryWritePlan } from '../hw/entry-writer.js';
 import type { PhysMemory, Region } from '../hw/memory.js';
 import { ipsEncoding, SmmuV3Hw } from '../hw/smmu.js';
 import { Atc } from '../hw/atc.js';
@@ -592,46 +592,34 @@ export function cdWordsSlow(out: Uint32Array, cd: Cd | null): Uint32Array {
   });
 }
 
-/**
- * The CD being written by writeCdBytes, for its two writeEntry callbacks (module functions, not closures made per
- * write). A CD write never starts another one from inside its callbacks, so one set of fields is enough.
- */
-const cdw: { k: Kernel | null; master: ArmSmmuMaster | null; pa: number; ssid: number; cfgi: Cmd | null } = { k: null, master: null, pa: 0, ssid: 0, cfgi: null };
-/** One 64-bit store: the qword that changed (the rest of `next` is already in memory). */
-function cdwWrite(next: Uint32Array, qword: number): void {
-  cdw.k!.mem.write64(cdw.pa + 8 * qword, next[2 * qword]!, next[2 * qword + 1]!);
-}
-/**
- * CFGI_CD(leaf) + CMD_SYNC after a step of the write. The steps of one CD write issue the same CFGI_CD: one object,
- * logged in each of its command-ring slots (commands are never changed once issued).
- */
-function cdwSync(): void {
-  const m = cdw.master!;
-  syncCmd(cdw.k!, m.smmu, (cdw.cfgi ??= { op: 'CFGI_CD', sid: m.sid, ssid: cdw.ssid, leaf: true }));
-}
-
 const CD_CUR = new Uint32Array(CD_WORDS);
 const CD_TARGET = new Uint32Array(CD_WORDS);
+const CD_UNUSED = new Uint32Array(CD_WORDS);
+const CD_PLAN: EntryWritePlan = { kind: 'unchanged', step1: 0, step2: 0, step3: 0 };
 
+/**
+ * arm_smmu_write_cd_entry() -> arm_smmu_write_entry() with the CD writer ops: the kernel's plan of 64-bit stores, each
+ * step followed by CFGI_CD(leaf) + CMD_SYNC (arm_smmu_cd_writer_sync_entry). The stores reach simulated memory as the
+ * entry they leave behind, in one block write after the plan: nothing in the model reads a CD between two of them (the
+ * SMMU fetches CDs for a transaction, and no transaction runs inside a driver call), so what the SMMU next fetches is
+ * the same, and the syncs go out in the kernel's number and order. The steps of one CD write issue the same CFGI_CD:
+ * one object, logged in each of its command-ring slots (commands are never changed once issued).
+ */
 function writeCdBytes(k: Kernel, master: ArmSmmuMaster, t: CdTable, ssid: number, cd: Cd | null): void {
   const pa = armSmmuCdPa(t, ssid);
   if (pa === null) {
     if (k.tr.on && cd) k.tr.note(`CD ${ssid} of ${master.dev.name}: L1 index past the ${t.numL1Ents}-entry L1 table; the kernel would dereference l2ptrs[] out of bounds`);
     return;
   }
-  // Scratch arrays: writeEntry copies `cur` and reads `target` only during the call (the sync callback issues
-  // commands and does not come back here); with copy = false the writer's own array is passed, and cdwWrite stores
-  // just the qword that changed into memory.
   const cur = k.mem.readWordsInto(pa, CD_CUR);
-  cdw.k = k;
-  cdw.master = master;
-  cdw.pa = pa;
-  cdw.ssid = ssid;
-  cdw.cfgi = null;
-  writeEntry(cur, cdWordsInto(CD_TARGET, cd), cdUsedBitsShared, cdwWrite, cdwSync, false);
-  cdw.k = null;
-  cdw.master = null;
-  cdw.cfgi = null;
+  const target = cdWordsInto(CD_TARGET, cd);
+  const plan = planEntryWrite(cur, target, cdUsedBitsShared(cur), cdUsedBitsShared(target), CD_UNUSED, CD_PLAN);
+  const syncs = planSyncs(plan);
+  if (syncs > 0) {
+    k.mem.writeBlock(pa, target);
+    const cfgi: Cmd = { op: 'CFGI_CD', sid: master.sid, ssid, leaf: true };
+    for (let i = 0; i < syncs; i++) syncCmd(k, master.smmu, cfgi);
+  }
   if (k.tr.on && cd && ssid >= t.maxContexts) {
     const r = k.mem.regionAt(pa);
     k.tr.note(`the write of CD ${ssid} landed at PA 0x${pa.toString(16)}, in ${r ? r.owner : 'unallocated memory'}`);
