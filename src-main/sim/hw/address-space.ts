@@ -26,10 +26,14 @@ export class AddressSpace {
   readonly pt: PageTable;
   /** Sorted by address, non-overlapping. */
   private vmaList: Vma[] = [];
-  /** Resident pages: page-aligned VA -> the physical page backing it. */
-  private readonly pages = new Map<number, Region>();
+  /**
+   * Resident pages: page-aligned VA -> the physical page backing it. Both maps are made on first use: most processes
+   * of a large lab never map anything, and two empty Maps per process (~400 bytes) would spread the objects a bind
+   * reads over more memory pages.
+   */
+  private pages: Map<number, Region> | null = null;
   /** Pages unmapped and not mapped again since: page-aligned VA -> the step whose munmap cleared the PTE. */
-  private readonly unmappedBy = new Map<number, StepTag>();
+  private unmappedBy: Map<number, StepTag> | null = null;
   private dead = false;
 
   constructor(
@@ -114,20 +118,22 @@ export class AddressSpace {
     }
     this.vmaList = kept;
     let n = 0;
+    const pages = this.pages;
+    if (!pages) return 0;
     const unmapPage = (p: number): void => {
-      const r = this.pages.get(p);
+      const r = pages.get(p);
       if (!r) return;
       this.pt.unmap(p);
       this.mem.free(r);
-      this.pages.delete(p);
+      pages.delete(p);
       const by = this.mem.attribution.current;
-      if (by) this.unmappedBy.set(p, by);
+      if (by) (this.unmappedBy ??= new Map()).set(p, by);
       n++;
     };
-    if ((end - va) / PAGE_SIZE <= this.pages.size) {
+    if ((end - va) / PAGE_SIZE <= pages.size) {
       for (let p = va; p < end; p += PAGE_SIZE) unmapPage(p);
     } else {
-      for (const p of [...this.pages.keys()]) if (p >= va && p < end) unmapPage(p);
+      for (const p of [...pages.keys()]) if (p >= va && p < end) unmapPage(p);
     }
     return n;
   }
@@ -144,10 +150,11 @@ export class AddressSpace {
     const vma = this.vmaList[i]!;
     if (write && !vma.write) return 'segv';
     const page = va - (va % PAGE_SIZE);
-    if (this.pages.has(page)) return 'already';
+    const pages = (this.pages ??= new Map());
+    if (pages.has(page)) return 'already';
     const r = this.mem.alloc(PAGE_SIZE, `page:${this.label}@${hex(page)}`);
-    this.pages.set(page, r);
-    if (this.unmappedBy.size) this.unmappedBy.delete(page);
+    pages.set(page, r);
+    this.unmappedBy?.delete(page);
     this.pt.map(page, r.base, { write: vma.write });
     return 'mapped';
   }
@@ -192,7 +199,7 @@ export class AddressSpace {
 
   /** The step whose munmap cleared the PTE of the page holding `va`, if it is still unmapped since. */
   unmappedAt(va: number): StepTag | undefined {
-    return this.unmappedBy.get(va - (va % PAGE_SIZE));
+    return this.unmappedBy?.get(va - (va % PAGE_SIZE));
   }
 
   vmas(): { va: number; length: number; write: boolean }[] {
@@ -200,17 +207,19 @@ export class AddressSpace {
   }
 
   residentPages(): number {
-    return this.pages.size;
+    return this.pages?.size ?? 0;
   }
 
   /** exit_mmap: clears every PTE, frees the pages, then the page tables. Idempotent. */
   destroy(): void {
     if (this.dead) return;
-    for (const [va, r] of this.pages) {
-      this.pt.unmap(va);
-      this.mem.free(r);
+    if (this.pages) {
+      for (const [va, r] of this.pages) {
+        this.pt.unmap(va);
+        this.mem.free(r);
+      }
+      this.pages = null;
     }
-    this.pages.clear();
     this.vmaList = [];
     this.pt.destroy();
     this.dead = true;

@@ -184,7 +184,9 @@ function checkPageAddress(what: string, a: number): void {
 export class PageTable {
   /** PA of the L0 table: the value of TTBR0_EL1 / CD.TTB0. */
   readonly root: number;
-  private readonly tables = new Map<number, Region>();
+  /** The root table's region; the tables below it are in `lower`, made at the first map (most mms map nothing). */
+  private rootRegion: Region | null;
+  private lower: Map<number, Region> | null = null;
   private dead = false;
 
   constructor(
@@ -192,7 +194,7 @@ export class PageTable {
     private readonly owner: string,
   ) {
     const r = mem.alloc(PAGE_SIZE, owner);
-    this.tables.set(r.base, r);
+    this.rootRegion = r;
     this.root = r.base;
   }
 
@@ -212,7 +214,7 @@ export class PageTable {
       if ((lo & PTE_VALID) === 0) {
         if (!create) return null;
         const r = this.mem.alloc(PAGE_SIZE, this.owner);
-        this.tables.set(r.base, r);
+        (this.lower ??= new Map()).set(r.base, r);
         lo = (((r.base % TWO32) & OA_LO_PAGE_MASK) | USER_TABLE_LO) >>> 0;
         hi = (Math.floor(r.base / TWO32) & OA_HI_MASK) | USER_TABLE_HI;
         // High word first, then the word holding the valid bit, as a 64-bit store would appear to a walker.
@@ -288,13 +290,15 @@ export class PageTable {
   /** Frees every table page, the root included (pgd_free and free_pgtables at exit). Idempotent. */
   destroy(): void {
     if (this.dead) return;
-    for (const r of this.tables.values()) this.mem.free(r);
-    this.tables.clear();
+    if (this.rootRegion) this.mem.free(this.rootRegion);
+    if (this.lower) for (const r of this.lower.values()) this.mem.free(r);
+    this.rootRegion = null;
+    this.lower = null;
     this.dead = true;
   }
 
   /** Table pages currently allocated (the root included; 0 after destroy()). */
   tablePages(): number {
-    return this.tables.size;
+    return (this.rootRegion ? 1 : 0) + (this.lower?.size ?? 0);
   }
 }
