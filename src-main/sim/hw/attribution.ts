@@ -47,18 +47,36 @@ const HEX_ARGS = new Set(['va', 'iova', 'length', 'sid', 'src', 'dst', 'completi
 export class Attribution {
   /** Steps applied so far: the index the next one gets (a rejected step is not applied and takes none). */
   applied = 0;
-  /** The step being applied; null outside one (boot, code driving the kernel directly). */
-  current: StepTag | null = null;
+  /** The step being applied (its operation and arguments), and its tag once something asked for it. */
+  private op: string | null = null;
+  private args: Readonly<Record<string, unknown>> | null = null;
+  private tag: StepTag | null = null;
+
+  /**
+   * The step being applied, as a tag; null outside one (boot, code driving the kernel directly). Made the first time a
+   * step asks for it: most steps that tag nothing (an unbind, say) never pay for a tag and the copy of its arguments.
+   */
+  get current(): StepTag | null {
+    if (this.tag === null && this.op !== null) {
+      const args = this.args!;
+      // A copy: the tag is shared by checkpoints, and the caller's object is the caller's.
+      this.tag = new StepTag(this.applied, this.op, Object.isFrozen(args) ? args : { ...args });
+    }
+    return this.tag;
+  }
 
   /** A step starts: what it writes from now on is tagged with it. */
   begin(op: string, args: Readonly<Record<string, unknown>>): void {
-    // A copy: the tag is shared by checkpoints, and the caller's object is the caller's.
-    this.current = new StepTag(this.applied, op, Object.isFrozen(args) ? args : { ...args });
+    this.op = op;
+    this.args = args;
+    this.tag = null;
   }
 
   /** The step ends; `applied`: it was carried out (it then has its index), not rejected. */
   end(applied: boolean): void {
     if (applied) this.applied++;
-    this.current = null;
+    this.op = null;
+    this.args = null;
+    this.tag = null;
   }
 }

@@ -50,8 +50,8 @@ export class Kernel {
   readonly handles = new Set<IommuSva>();
 
   /** The static identity and blocked domains (arm_smmu_identity_domain, arm_smmu_blocked_domain). */
-  readonly identityDomain = new IommuDomain(0, 'IDENTITY', null, null);
-  readonly blockedDomain = new IommuDomain(0, 'BLOCKED', null, null);
+  readonly identityDomain = new IommuDomain(0, 'IDENTITY', null);
+  readonly blockedDomain = new IommuDomain(0, 'BLOCKED', null);
 
   /**
    * Index: PASID value -> mms whose iommu_mm->pasid holds it (global or not). Kept by mm.ts setMmIommuMm/setMmPasid
@@ -72,7 +72,8 @@ export class Kernel {
    */
   readonly groupsByPasid = new IndexMap<Set<IommuGroup>>();
 
-  private ids = { domain: 1, handle: 1, mm: 1, pid: 1, file: 1, group: 0, kpasid: 1 };
+  /** The next id of each kind of object (one field each: nextId's switch reads a constant-offset field). */
+  private readonly ids = new IdCounters();
 
   constructor(
     readonly arch: Arch,
@@ -90,9 +91,41 @@ export class Kernel {
     for (const h of this.handles) h.files = null;
   }
 
-  nextId(kind: keyof Kernel['ids']): number {
-    return this.ids[kind]++;
+  nextId(kind: IdKind): number {
+    const c = this.ids;
+    switch (kind) {
+      case 'domain':
+        return c.domain++;
+      case 'handle':
+        return c.handle++;
+      case 'mm':
+        return c.mm++;
+      case 'pid':
+        return c.pid++;
+      case 'file':
+        return c.file++;
+      case 'group':
+        return c.group++;
+      case 'kpasid':
+        return c.kpasid++;
+    }
   }
+}
+
+export type IdKind = 'domain' | 'handle' | 'mm' | 'pid' | 'file' | 'group' | 'kpasid';
+
+/**
+ * Id counters, one field per kind. (It was an object indexed by the kind's name: a keyed access whose key varies by
+ * call site, which V8 left megamorphic and which showed up on every bind.)
+ */
+class IdCounters {
+  domain = 1;
+  handle = 1;
+  mm = 1;
+  pid = 1;
+  file = 1;
+  group = 0;
+  kpasid = 1;
 }
 
 /** The part of Map that indexSet uses: a Map, or an IndexMap for PASID-keyed indexes. */

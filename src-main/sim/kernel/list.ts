@@ -7,7 +7,7 @@
 /** Removes the element at `i` (0 <= i < a.length), keeping the order of the others. */
 export function removeAt<T>(a: T[], i: number): void {
   for (let j = i + 1; j < a.length; j++) a[j - 1] = a[j]!;
-  a.length--;
+  a.pop(); // not `a.length--`: setting the length is a runtime call, pop() an inlined builtin
 }
 
 /** Removes the first element equal to `v`; false when there is none. */
