@@ -130,7 +130,7 @@ function attachDefaultDomain(k: Kernel, g: IommuGroup, want: 'dma' | 'identity' 
     const smmu = g.devices[0]!.smmu;
     const r = armSmmuDomainAllocPaging(k, smmu, 's1');
     if (!r.ok) return r;
-    domain = new IommuDomain(k.nextId('domain'), 'DMA', null, r.smmuDomain);
+    domain = r.domain;
     domain.pgtable = new PageTable(k.mem, `io-pgtable:${domain.label}`);
     k.domains.add(domain);
   }
@@ -150,7 +150,7 @@ export function freeRidDomain(k: Kernel, domain: IommuDomain): void {
 export function allocRidDomain(k: Kernel, dev: Device, type: 'dma' | 's2'): KResult<{ domain: IommuDomain }> {
   const r = armSmmuDomainAllocPaging(k, dev.smmu, type === 'dma' ? 's1' : 's2');
   if (!r.ok) return r;
-  const domain = new IommuDomain(k.nextId('domain'), type === 'dma' ? 'DMA' : 'S2', null, r.smmuDomain);
+  const domain = r.domain;
   if (type === 'dma') domain.pgtable = new PageTable(k.mem, `io-pgtable:${domain.label}`);
   k.domains.add(domain);
   k.dirty.domains.add(domain);

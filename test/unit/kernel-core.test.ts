@@ -546,7 +546,7 @@ describe('checker-only indexes', () => {
 describe('iommu_mm->sva_domains list', () => {
   it('adds at the head as list_add does; list_del unlinks the head, the middle or the tail alone', () => {
     const im = new IommuMmData(1, true);
-    const [a, b, c] = [1, 2, 3].map((id) => new IommuDomain(id, 'SVA', null, null));
+    const [a, b, c] = [1, 2, 3].map((id) => new IommuDomain(id, 'SVA', null));
     const ids = () => im.svaDomainList().map((d) => d.id);
     for (const d of [a!, b!, c!]) im.addSvaDomain(d);
     expect(ids()).toEqual([3, 2, 1]);

@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { iommuAttachDevicePasid, iommuReplaceDevicePasid } from '../../src-main/sim/kernel/iommu.js';
 import { newBond } from '../../src-main/sim/kernel/iommu-sva.js';
-import { IommuDomain } from '../../src-main/sim/kernel/structs.js';
 import { ArmSmmuDomain, setMasterDomain } from '../../src-main/sim/smmuv3/driver.js';
 import { attachRid, bind, dev, exit, idaIds, mkLab, proc, step, unbind, view } from './helpers.js';
 
@@ -375,8 +374,9 @@ describe('arm_smmu_domain->devices', () => {
     const l = twoDevices();
     const a = dev(l, 'a').master;
     const b = dev(l, 'b').master;
-    const sd = new ArmSmmuDomain(a.smmu, 's1', 1, 0);
-    const dom = new IommuDomain(99, 'SVA', null, sd);
+    const dom = new ArmSmmuDomain(99, 'SVA', null, a.smmu, 's1', 1, 0);
+    const sd = dom.smmuDomain; // to_smmu_domain(): the same object
+    expect(sd).toBe(dom);
     setMasterDomain(a, dom, 5, true);
     setMasterDomain(b, dom, 5, true);
     setMasterDomain(a, dom, 7, true);

@@ -41,12 +41,12 @@ export function iommuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResu
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, mm: mm.label });
   const r = armSmmuSvaDomainAlloc(k, dev, mm);
   if (!r.ok) return k.tr.leave(fn, r);
-  const domain = new IommuDomain(k.nextId('domain'), 'SVA', mm, r.smmuDomain);
+  const domain = r.domain;
   mmgrab(k, mm);
   k.domains.add(domain);
   if (k.checkerIndexes) indexSet(k.svaDomainsByMm, mm, domain, true);
   k.dirty.domains.add(domain);
-  if (k.tr.on) k.tr.set(domain.label, 'asid', r.smmuDomain.asid);
+  if (k.tr.on) k.tr.set(domain.label, 'asid', r.domain.asid);
   return k.tr.leave(fn, { ok: true as const, domain });
 }
 

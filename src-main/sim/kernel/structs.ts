@@ -15,7 +15,12 @@ import type { ArmSmmuDevice, ArmSmmuDomain, ArmSmmuMaster } from '../smmuv3/driv
 /** include/linux/iommu.h IOMMU_DOMAIN_* (only the types the model uses). */
 export type DomainType = 'SVA' | 'DMA' | 'IDENTITY' | 'BLOCKED' | 'S2';
 
-/** struct iommu_domain (§2.3), with the arm-smmu-v3 private part hanging off `smmuDomain`. */
+/**
+ * struct iommu_domain (§2.3). The driver's domains embed it, as `struct arm_smmu_domain` embeds `struct iommu_domain`
+ * in arm-smmu-v3.h: a paging or SVA domain is an ArmSmmuDomain (smmuv3/driver.ts), a subclass, and `smmuDomain` is the
+ * kernel's to_smmu_domain() (container_of): the same object. The static identity and blocked domains are plain
+ * IommuDomains, with no driver part (null).
+ */
 export class IommuDomain {
   /** Number of (group, PASID) attachments that use this domain (SVA only; `iommu_sva_lock`). */
   users = 0;
@@ -35,9 +40,12 @@ export class IommuDomain {
     readonly type: DomainType,
     /** The mm an SVA domain pins with mmgrab (IOMMU_COOKIE_SVA); null for the others. */
     readonly mm: MmStruct | null,
-    /** arm_smmu_domain: ASID, owning SMMU instance, attached masters. Null for the static identity/blocked domains. */
-    readonly smmuDomain: ArmSmmuDomain | null,
   ) {}
+
+  /** to_smmu_domain(): the arm_smmu_domain this domain is part of (ASID, owning SMMU, attached masters); null here. */
+  get smmuDomain(): ArmSmmuDomain | null {
+    return null;
+  }
 
   get label(): string {
     if (this.type === 'SVA') return `sva${this.id}(${this.mm?.label ?? '?'})`;

@@ -18,7 +18,7 @@ import type { StepTag } from '../hw/attribution.js';
 import { ATC_INV_SIZE_ALL } from '../hw/commands.js';
 import { ARM_SMMU_SH, EATS, encodeSte, encodeStrtabL1, S1C_CACHE, S1DSS as S1DSS_BITS, S1FMT, STE_CONFIG, steUsedBits, STRTAB_L1_SPAN, STRW } from '../hw/ste.js';
 import { err, OK, type KResult } from '../kernel/errno.js';
-import type { Device, IommuDomain, MmStruct } from '../kernel/structs.js';
+import { IommuDomain, type Device, type MmStruct } from '../kernel/structs.js';
 import type { Kernel } from '../kernel/kernel.js';
 
 /** Per-instance configuration: the ID-register fields the driver reads at probe. */
@@ -195,8 +195,12 @@ export class ArmSmmuMasterDomain {
   ) {}
 }
 
-/** arm_smmu_domain: what the driver adds to an iommu_domain. */
-export class ArmSmmuDomain {
+/**
+ * struct arm_smmu_domain: the driver's domain, embedding the core's struct iommu_domain (it is one: a subclass, and
+ * to_smmu_domain() is `domain.smmuDomain`, the same object, as container_of gives the same allocation). One object
+ * for both, as in the kernel: a bind reads the domain's users, its mm and its ASID from one place.
+ */
+export class ArmSmmuDomain extends IommuDomain {
   /**
    * arm_smmu_domain->devices: the first of its master_domain entries, one per attach of a (master, SSID), linked
    * through `next` as the kernel links them through devices_elm: newest first (list_add in arm_smmu_attach_prepare),
@@ -204,13 +208,22 @@ export class ArmSmmuDomain {
    */
   devices: ArmSmmuMasterDomain | null = null;
   constructor(
+    id: number,
+    type: 'SVA' | 'DMA' | 'S2',
+    mm: MmStruct | null,
     readonly smmu: ArmSmmuDevice,
     readonly stage: 's1' | 's2',
     /** The ASID from arm_smmu_asid_xa (S1 and SVA); 0 for S2. */
     readonly asid: number,
     /** The VMID for S2; 0 for S1. */
     readonly vmid: number,
-  ) {}
+  ) {
+    super(id, type, mm);
+  }
+
+  override get smmuDomain(): ArmSmmuDomain {
+    return this;
+  }
 }
 
 /** A context descriptor as the driver builds it (arm_smmu_make_s1_cd / arm_smmu_make_sva_cd / the release CD). */
@@ -860,20 +873,23 @@ function armSmmuAllocAsid(k: Kernel, smmu: ArmSmmuDevice): number {
 }
 
 /** arm_smmu_sva_domain_alloc() (§5.7): -EOPNOTSUPP without FEAT_SVA, -EBUSY when the ASID space is full. */
-export function armSmmuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResult<{ smmuDomain: ArmSmmuDomain }> {
+export function armSmmuSvaDomainAlloc(k: Kernel, dev: Device, mm: MmStruct): KResult<{ domain: ArmSmmuDomain }> {
   const smmu = dev.master.smmu;
   if (!smmu.features.sva) return err('EOPNOTSUPP', `${smmu.name} lacks FEAT_SVA`);
   const asid = armSmmuAllocAsid(k, smmu);
   if (asid < 0) return err('EBUSY', `arm_smmu_asid_xa is full (${smmu.asidBits}-bit ASIDs on ${smmu.name}); mm ${mm.label} gets no domain`);
-  return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's1', asid, 0) };
+  return { ok: true, domain: new ArmSmmuDomain(k.nextId('domain'), 'SVA', mm, smmu, 's1', asid, 0) };
 }
 
 /** arm_smmu_domain_alloc_paging(): an S1 (DMA) domain takes an ASID from the same global xarray; S2 takes a VMID. */
-export function armSmmuDomainAllocPaging(k: Kernel, smmu: ArmSmmuDevice, stage: 's1' | 's2'): KResult<{ smmuDomain: ArmSmmuDomain }> {
-  if (stage === 's2') return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's2', 0, smmu.allocVmid()) };
+export function armSmmuDomainAllocPaging(k: Kernel, smmu: ArmSmmuDevice, stage: 's1' | 's2'): KResult<{ domain: ArmSmmuDomain }> {
+  if (stage === 's2') {
+    const vmid = smmu.allocVmid();
+    return { ok: true, domain: new ArmSmmuDomain(k.nextId('domain'), 'S2', null, smmu, 's2', 0, vmid) };
+  }
   const asid = armSmmuAllocAsid(k, smmu);
   if (asid < 0) return err('EBUSY', `arm_smmu_asid_xa is full (${smmu.asidBits}-bit ASIDs on ${smmu.name})`);
-  return { ok: true, smmuDomain: new ArmSmmuDomain(smmu, 's1', asid, 0) };
+  return { ok: true, domain: new ArmSmmuDomain(k.nextId('domain'), 'DMA', null, smmu, 's1', asid, 0) };
 }
 
 /** arm_smmu_domain_free*(): TLBI by ASID, xa_erase of the ASID (and mmu_notifier_put for SVA). */
