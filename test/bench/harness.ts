@@ -147,3 +147,33 @@ export function verdict(met: boolean | null): string {
   if (met === null) return '-';
   return met ? 'ok' : '** BELOW TARGET **';
 }
+
+let refSink = 0;
+function refLoop(n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s = (s + Math.imul(i, 7)) | 0;
+  return s;
+}
+
+/**
+ * The machine's speed right now, as ns per iteration of a fixed integer loop (the fastest of `reps` runs of 5 million
+ * iterations, after one warm-up run). Not a figure of SVA Lab: it is printed beside the bind+unbind rows so that a
+ * run in a slow phase of a shared VM can be told from a slower build. On the development VM it ranged from ~1.2 to
+ * ~5.5 ns within minutes; the lab's figures move with it.
+ */
+export function referenceNsPerIter(reps = 5): number {
+  const n = 5_000_000;
+  refSink ^= refLoop(n);
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    refSink ^= refLoop(n);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+  }
+  return best;
+}
+
+/** Keeps the reference loop's result observable (so that it is not optimised away). */
+export function referenceSink(): number {
+  return refSink;
+}

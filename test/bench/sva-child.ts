@@ -10,6 +10,7 @@
  * --expose-gc only when the bench has it (exact heap figures, at the price of forced collections).
  */
 import { populate, timePairs, type PairResult, type Workload } from './sva-bench.js';
+import { referenceNsPerIter } from './harness.js';
 
 export interface RowRequest {
   workload: Workload;
@@ -20,6 +21,8 @@ export interface RowRequest {
 export interface RowReply {
   populate: { bindOk: number; secs: number; liveBonds: number; heapBytes: number };
   result: PairResult;
+  /** harness.referenceNsPerIter() just before and just after the timed pairs: the machine's speed around the row. */
+  refNsPerIter: [number, number];
 }
 
 function parse(text: string | undefined): RowRequest | null {
@@ -36,6 +39,8 @@ if (!req || typeof req !== 'object' || !req.workload || typeof req.seed !== 'num
   process.exit(2);
 }
 const p = populate(req.workload);
+const ref0 = referenceNsPerIter();
 const result = timePairs(p, req.seed, req.opts);
-const reply: RowReply = { populate: { bindOk: p.bindOk, secs: p.secs, liveBonds: p.liveBonds, heapBytes: p.heapBytes }, result };
+const ref1 = referenceNsPerIter();
+const reply: RowReply = { populate: { bindOk: p.bindOk, secs: p.secs, liveBonds: p.liveBonds, heapBytes: p.heapBytes }, result, refNsPerIter: [ref0, ref1] };
 console.log(JSON.stringify(reply));
