@@ -173,7 +173,44 @@ export function referenceNsPerIter(reps = 5): number {
   return best;
 }
 
-/** Keeps the reference loop's result observable (so that it is not optimised away). */
+/** Keeps the reference loops' results observable (so that they are not optimised away). */
 export function referenceSink(): number {
   return refSink;
+}
+
+/** A random cyclic permutation over 32 MiB (Sattolo's algorithm), made once: the memory reference's chain. */
+let chain: Int32Array | null = null;
+function memChain(): Int32Array {
+  if (chain) return chain;
+  const n = 1 << 23;
+  const c = new Int32Array(n);
+  for (let i = 0; i < n; i++) c[i] = i;
+  const rnd = mulberry32(0x5a77);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rnd() % i;
+    const t = c[i]!;
+    c[i] = c[j]!;
+    c[j] = t;
+  }
+  return (chain = c);
+}
+
+/**
+ * The machine's memory latency right now: ns per load of a pointer chase through a random cycle over 32 MiB (the
+ * fastest of `reps` runs of 100,000 dependent loads). Each load misses the caches and, on a VM, mostly the TLB too:
+ * what a bind pays for each cold object it reaches. Like referenceNsPerIter, not a figure of SVA Lab; the two move
+ * separately (neighbours' memory traffic slows this one, not the integer loop).
+ */
+export function referenceMemNsPerLoad(reps = 3): number {
+  const c = memChain();
+  const n = 100_000;
+  let best = Infinity;
+  let at = 0;
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) at = c[at]!;
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+  }
+  refSink ^= at;
+  return best;
 }

@@ -209,9 +209,14 @@ function timeRow(workload: Workload, seed: number, opts: RowRequest['opts']): Ro
   return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as RowReply;
 }
 
-function pairRow(label: string, r: PairResult, target: boolean | null, ref: [number, number]): string[] {
-  return [label, fmtRate(r.pairsPerSec), r.usPerPair.toFixed(2), r.cpuUsPerPair.toFixed(2), `${(r.bindOkFraction * 100).toFixed(1)}%`, fmtInt(r.pairsPerRep), `${ref[0].toFixed(2)} / ${ref[1].toFixed(2)}`, verdict(target)];
+function pairRow(label: string, r: PairResult, target: boolean | null, row: RowReply): string[] {
+  const [c0, c1] = row.refNsPerIter;
+  const [m0, m1] = row.refMemNsPerLoad;
+  return [label, fmtRate(r.pairsPerSec), r.usPerPair.toFixed(2), r.cpuUsPerPair.toFixed(2), `${(r.bindOkFraction * 100).toFixed(1)}%`, fmtInt(r.pairsPerRep), `${c0.toFixed(2)} / ${c1.toFixed(2)}`, `${m0.toFixed(0)} / ${m1.toFixed(0)}`, verdict(target)];
 }
+
+/** A row's machine references for the JSON. */
+const refJson = (row: RowReply): Record<string, number[]> => ({ refNsPerIter: row.refNsPerIter.map((x) => round(x, 3)), refMemNsPerLoad: row.refMemNsPerLoad.map((x) => round(x, 1)) });
 
 function pairJson(r: PairResult): Record<string, unknown> {
   return {
@@ -231,21 +236,22 @@ function pairJson(r: PairResult): Record<string, unknown> {
 if (want('sva')) {
   heading(`2. SVA bind+unbind pairs: ${fmtInt(PROCS)} processes, ${DEVS} devices, 1 SMMU, trace off (target >= 200k pairs/s, checking off)`);
   console.log('Setup: process i bound to dev(i mod 100); then random (p, d): bind, and unbind if the bind succeeded. driver-pasid: odd devices have driver_pasid.');
-  const rows = [['policy / checking', 'pairs/s', 'µs/pair', 'CPU µs/pair', 'bind ok', 'pairs/rep', 'ref ns/iter', 'target']];
+  const rows = [['policy / checking', 'pairs/s', 'µs/pair', 'CPU µs/pair', 'bind ok', 'pairs/rep', 'ref ns/iter', 'ref ns/load', 'target']];
   const setupRows = [['policy / checking', 'populate binds ok', 'populate time', 'live bonds', 'lab heap']];
   const out: Record<string, unknown> = {};
   for (const policy of POLICY_NAMES.filter(policyOk)) {
     const per: Record<string, unknown> = {};
     for (const check of [false, true].filter(checkOk)) {
-      const { populate: p, result: r, refNsPerIter: ref } = timeRow({ policy, check, trace: false, touched: false, processes: PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
+      const row = timeRow({ policy, check, trace: false, touched: false, processes: PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
+      const { populate: p, result: r } = row;
       if (!check) traceOffFigures.set(policy, r);
       const label = `${policy} / check ${check ? 'on' : 'off'}`;
       const met = check ? null : r.pairsPerSec >= TARGET_PAIRS;
-      rows.push(pairRow(label, r, met, ref));
+      rows.push(pairRow(label, r, met, row));
       setupRows.push([label, `${fmtInt(p.bindOk)}/${fmtInt(PROCS)}`, `${p.secs.toFixed(2)} s`, fmtInt(p.liveBonds), fmtHeap(p.heapBytes)]);
       if (!check) targets.push({ figure: `bind+unbind ${policy} check off`, value: r.pairsPerSec, unit: 'pairs/s', target: '>= 200k', met: r.pairsPerSec >= TARGET_PAIRS, cpuValue: 1e6 / r.cpuUsPerPair, cpuMet: 1e6 / r.cpuUsPerPair >= TARGET_PAIRS });
       if (r.findings) console.log(`  note: ${label}: ${r.findings} invariant finding(s) during the timed pairs`);
-      per[check ? 'checkOn' : 'checkOff'] = { ...pairJson(r), refNsPerIter: ref.map((x) => round(x, 3)), populate: { bindOk: p.bindOk, secs: round(p.secs, 3), liveBonds: p.liveBonds, heapBytes: p.heapBytes } };
+      per[check ? 'checkOn' : 'checkOff'] = { ...pairJson(r), ...refJson(row), populate: { bindOk: p.bindOk, secs: round(p.secs, 3), liveBonds: p.liveBonds, heapBytes: p.heapBytes } };
     }
     out[policy] = per;
   }
@@ -257,8 +263,9 @@ if (want('sva')) {
     const ui: Record<string, unknown> = {};
     for (const [key, label, checkpoints] of [['touchedOn', 'mainline / check off / touched ON', false], ['touchedOnCheckpoints', 'mainline / check off / touched ON + checkpoints', true]] as const) {
       // Checkpoints make a pair tens of times slower: fewer, smaller repetitions keep the section short.
-      const { result: r, refNsPerIter: ref } = timeRow({ policy: 'mainline', check: false, trace: false, touched: true, checkpoints, processes: PROCS, devices: DEVS }, pairSeed('mainline'), checkpoints ? { ...pairOpts, reps: 5, minPairs: 500 } : pairOpts);
-      rows.push(pairRow(label, r, null, ref));
+      const row = timeRow({ policy: 'mainline', check: false, trace: false, touched: true, checkpoints, processes: PROCS, devices: DEVS }, pairSeed('mainline'), checkpoints ? { ...pairOpts, reps: 5, minPairs: 500 } : pairOpts);
+      const r = row.result;
+      rows.push(pairRow(label, r, null, row));
       uiRows.push([label, r]);
       ui[key] = { ...pairJson(r), slowdownCpu: round(r.cpuUsPerPair / off.cpuUsPerPair, 3), slowdown: round(off.pairsPerSec / r.pairsPerSec, 3) };
     }
@@ -270,9 +277,10 @@ if (want('sva')) {
   if (checkOk(false) && filters.get('ui') !== 'off') {
     const size: Record<string, unknown> = {};
     for (const policy of (['mainline', 'arch-gated'] as PolicyName[]).filter((p) => policyOk(p) && traceOffFigures.has(p))) {
-      const { result: r, refNsPerIter: ref } = timeRow({ policy, check: false, trace: false, touched: false, processes: SMALL_PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
+      const row = timeRow({ policy, check: false, trace: false, touched: false, processes: SMALL_PROCS, devices: DEVS }, pairSeed(policy), pairOpts);
+      const r = row.result;
       const label = `${policy} / check off / ${SMALL_PROCS} processes`;
-      rows.push(pairRow(label, r, null, ref));
+      rows.push(pairRow(label, r, null, row));
       sizeRows.push([label, r, traceOffFigures.get(policy)!]);
       size[policy] = { ...pairJson(r), processes: SMALL_PROCS, speedup: round(r.pairsPerSec / traceOffFigures.get(policy)!.pairsPerSec, 3) };
     }
@@ -287,8 +295,9 @@ if (want('sva')) {
   }
   for (const [label, r, big] of sizeRows) console.log(`  ${label}: ${(r.pairsPerSec / big.pairsPerSec).toFixed(2)}x the pairs/s over ${fmtInt(PROCS)} processes (the same random pairs, drawn over fewer processes: less of the state is cold at each pair).`);
   console.log('CPU µs/pair: process CPU time (all threads, GC helpers included) per pair; unlike wall time it does not drop when other processes take the CPU.');
-  console.log('ref ns/iter: the machine\'s speed just before / just after the row (a fixed integer loop, harness.referenceNsPerIter), not a figure of');
-  console.log('the lab: on a shared VM it moves by several times within minutes, and every row moves with it. Compare rows run at similar values.');
+  console.log('ref ns/iter, ref ns/load: the machine just before / just after the row, not figures of the lab: a fixed integer loop');
+  console.log('(harness.referenceNsPerIter) and a pointer chase over 32 MiB (referenceMemNsPerLoad, what each cold object a bind reaches costs).');
+  console.log('On a shared VM both move by several times within minutes, separately, and the rows move with them: compare rows run at similar values.');
   console.log('"bind ok" < 100%: the policy refuses most random binds (rfc-v1: the mm\'s per-device PASID is taken on the other device, EBUSY;');
   console.log('driver-pasid: one driver-PASID device per mm and no mixing, EBUSY), so those pairs are a failed bind only.');
   console.log('\nPopulated state (before timing):');

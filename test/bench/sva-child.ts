@@ -10,7 +10,7 @@
  * --expose-gc only when the bench has it (exact heap figures, at the price of forced collections).
  */
 import { populate, timePairs, type PairResult, type Workload } from './sva-bench.js';
-import { referenceNsPerIter } from './harness.js';
+import { referenceMemNsPerLoad, referenceNsPerIter } from './harness.js';
 
 export interface RowRequest {
   workload: Workload;
@@ -23,6 +23,8 @@ export interface RowReply {
   result: PairResult;
   /** harness.referenceNsPerIter() just before and just after the timed pairs: the machine's speed around the row. */
   refNsPerIter: [number, number];
+  /** harness.referenceMemNsPerLoad() likewise: its memory latency around the row. */
+  refMemNsPerLoad: [number, number];
 }
 
 function parse(text: string | undefined): RowRequest | null {
@@ -40,7 +42,9 @@ if (!req || typeof req !== 'object' || !req.workload || typeof req.seed !== 'num
 }
 const p = populate(req.workload);
 const ref0 = referenceNsPerIter();
+const mem0 = referenceMemNsPerLoad();
 const result = timePairs(p, req.seed, req.opts);
 const ref1 = referenceNsPerIter();
-const reply: RowReply = { populate: { bindOk: p.bindOk, secs: p.secs, liveBonds: p.liveBonds, heapBytes: p.heapBytes }, result, refNsPerIter: [ref0, ref1] };
+const mem1 = referenceMemNsPerLoad();
+const reply: RowReply = { populate: { bindOk: p.bindOk, secs: p.secs, liveBonds: p.liveBonds, heapBytes: p.heapBytes }, result, refNsPerIter: [ref0, ref1], refMemNsPerLoad: [mem0, mem1] };
 console.log(JSON.stringify(reply));
