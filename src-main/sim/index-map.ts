@@ -148,3 +148,77 @@ export class IndexMap<V> implements Iterable<[number, V]> {
     }
   }
 }
+
+/**
+ * An IndexMap for keys wider than 32 bits (non-negative integers below 2^53, e.g. the SMMU TLB's ASID * 2^36 + page
+ * number): two levels of IndexMap, the key's high 32 bits then its low 32 bits, so that it keeps IndexMap's property
+ * (a deleted key leaves nothing to walk) where a Map<number, V> churned on one key slows every later lookup of it.
+ * Iteration order is by high part, then low part: ascending key order.
+ */
+export class WideIndexMap<V> {
+  private readonly hi = new IndexMap<IndexMap<V>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Whether `key` is one this map can hold: an integer in [0, 2^53). */
+  private static ok(key: number): boolean {
+    return Number.isSafeInteger(key) && key >= 0;
+  }
+
+  get(key: number): V | undefined {
+    if (!WideIndexMap.ok(key)) return undefined;
+    const lo = key >>> 0; // ToUint32: the low 32 bits of an integer below 2^53
+    return this.hi.get((key - lo) / 2 ** 32)?.get(lo);
+  }
+
+  has(key: number): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: number, value: V): this {
+    if (!WideIndexMap.ok(key)) throw new RangeError(`WideIndexMap: key ${key} is not an integer in [0, 2^53)`);
+    const lo = key >>> 0;
+    const h = (key - lo) / 2 ** 32;
+    let inner = this.hi.get(h);
+    if (!inner) this.hi.set(h, (inner = new IndexMap<V>()));
+    const before = inner.size;
+    inner.set(lo, value);
+    this.count += inner.size - before;
+    return this;
+  }
+
+  delete(key: number): boolean {
+    if (!WideIndexMap.ok(key)) return false;
+    const lo = key >>> 0;
+    const h = (key - lo) / 2 ** 32;
+    const inner = this.hi.get(h);
+    if (!inner || !inner.delete(lo)) return false;
+    this.count--;
+    if (inner.size === 0) this.hi.delete(h);
+    return true;
+  }
+
+  /** Deletes every key whose high 32 bits are `high` (a range of 2^32 keys, e.g. one ASID's pages): the number deleted. */
+  deleteHigh(high: number): number {
+    const inner = this.hi.get(high);
+    if (!inner) return 0;
+    this.hi.delete(high);
+    this.count -= inner.size;
+    return inner.size;
+  }
+
+  clear(): void {
+    this.hi.clear();
+    this.count = 0;
+  }
+
+  /** Keys in ascending order. */
+  keys(): number[] {
+    const out: number[] = [];
+    for (const [h, inner] of this.hi) for (const l of inner.keys()) out.push(h * 2 ** 32 + l);
+    return out;
+  }
+}

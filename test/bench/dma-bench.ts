@@ -91,7 +91,12 @@ type Mode =
   /** TLB misses: TLBI_NH_ASID + CMD_SYNC before every translation, commands inside the timed loop. */
   | { kind: 'tlbi-each' }
   /** Configuration-cache and TLB misses: CFGI_STE + TLBI_NH_ASID + CMD_SYNC before every translation (STE, L1CD, CD re-fetched and decoded). */
-  | { kind: 'cold-each' };
+  | { kind: 'cold-each' }
+  /**
+   * One page invalidated and refilled over and over (TLBI_NH_VA + CMD_SYNC, then its translation) while every other
+   * page stays cached: the same TLB key removed and added again, which a V8 Map makes slower the more entries it holds.
+   */
+  | { kind: 'refill-one' };
 
 /**
  * Translations through SmmuV3Hw.translate in a tight loop, `reps` repetitions of about `targetSecs` each after a
@@ -104,7 +109,9 @@ export function timeTranslate(d: DmaLab, mode: Mode, opts: { warmupSecs: number;
   const tlbi = { op: 'TLBI_NH_ASID' as const, asid };
   const cfgi = { op: 'CFGI_STE' as const, sid: dev.sid, leaf: true };
   const sync = { op: 'CMD_SYNC' as const };
+  const tlbiVa = { op: 'TLBI_NH_VA' as const, asid, addr: txns[0]!.va, leaf: true };
   hw.command({ op: 'TLBI_NSNH_ALL' });
+  if (mode.kind === 'refill-one') for (const t of txns) hw.translate(t); // every page cached
   // One pass of `count` translations; returns wall seconds of the timed part.
   const pass = (count: number): number => {
     let acc = 0;
@@ -128,6 +135,15 @@ export function timeTranslate(d: DmaLab, mode: Mode, opts: { warmupSecs: number;
         const r = hw.translate(txns[j]!);
         if (r.ok) acc += r.pa;
         if (++j === n) j = 0;
+      }
+      secs = since(t0);
+    } else if (mode.kind === 'refill-one') {
+      const t0 = now();
+      for (let i = 0; i < count; i++) {
+        hw.command(tlbiVa);
+        hw.command(sync);
+        const r = hw.translate(txns[0]!);
+        if (r.ok) acc += r.pa;
       }
       secs = since(t0);
     } else {

@@ -390,6 +390,7 @@ if (want('dma')) {
     ['missStride', `TLB miss: stride over ${fmtInt(PAGES)} pages, TLBI_NH_ASID per pass (untimed)`, { kind: 'stride' }],
     ['missTlbiEach', 'TLB miss: TLBI_NH_ASID + CMD_SYNC before each (commands timed)', { kind: 'tlbi-each' }],
     ['coldEach', 'cfg + TLB miss: CFGI_STE + TLBI + SYNC before each (timed)', { kind: 'cold-each' }],
+    ['refillOne', `TLB miss of one page among ${fmtInt(PAGES)} cached: TLBI_NH_VA + SYNC before each`, { kind: 'refill-one' }],
   ];
   const rows = [['path', 'translations/s', 'ns/xlate', 'CPU ns/xlate', 'best ns', 'TLB hit', 'TLB miss', 'cfg miss', 'target']];
   const out: Record<string, unknown> = {};

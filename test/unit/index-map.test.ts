@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { IndexMap } from '../../src-main/sim/index-map.js';
+import { IndexMap, WideIndexMap } from '../../src-main/sim/index-map.js';
 import { cloneGraph } from '../../src-main/lab/checkpoint.js';
 
 /** The IndexMap's contents, and a Map's, as sorted [index, value] lists. */
@@ -101,5 +101,59 @@ describe('IndexMap', () => {
     c.get(14)!.n = -1;
     expect(m.get(7)?.n).toBe(1);
     expect(m.get(14)?.n).toBe(2);
+  });
+});
+
+describe('WideIndexMap', () => {
+  it('agrees with a Map over random sets and deletes of keys up to 2^53, and lists them in ascending order', () => {
+    const key = fc.oneof(
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      // Keys sharing their high part, as one ASID's TLB pages do.
+      fc.integer({ min: 0, max: 50 }).map((lo) => 7 * 2 ** 36 + lo),
+    );
+    const op = fc.tuple(fc.boolean(), key, fc.integer());
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const m = new WideIndexMap<number>();
+        const ref = new Map<number, number>();
+        for (const [isSet, k, v] of ops) {
+          if (isSet) {
+            m.set(k, v);
+            ref.set(k, v);
+          } else {
+            expect(m.delete(k)).toBe(ref.delete(k));
+          }
+          expect(m.size).toBe(ref.size);
+          expect(m.get(k)).toBe(ref.get(k));
+          expect(m.has(k)).toBe(ref.has(k));
+        }
+        expect(m.keys()).toEqual(sorted(ref).map((e) => e[0]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('deleteHigh drops exactly the keys with that high part; bad keys are refused or absent', () => {
+    const m = new WideIndexMap<string>();
+    const asidPage = (asid: number, page: number): number => asid * 2 ** 36 + page;
+    for (const asid of [1, 2]) for (const page of [0, 5, 2 ** 32 + 3, 2 ** 36 - 1]) m.set(asidPage(asid, page), `${asid}:${page}`);
+    expect(m.size).toBe(8);
+    // ASID 1's pages are the high parts 16..31: what SmmuV3Hw's TLBI_NH_ASID deletes.
+    let n = 0;
+    for (let h = 16; h < 32; h++) n += m.deleteHigh(h);
+    expect(n).toBe(4);
+    expect(m.size).toBe(4);
+    expect(m.keys().every((k) => Math.floor(k / 2 ** 36) === 2)).toBe(true);
+    expect(m.get(asidPage(2, 2 ** 32 + 3))).toBe('2:4294967299');
+    expect(() => m.set(-1, 'x')).toThrow(RangeError);
+    expect(() => m.set(2 ** 53, 'x')).toThrow(RangeError);
+    expect(() => m.set(1.5, 'x')).toThrow(RangeError);
+    expect(m.get(-1)).toBeUndefined();
+    expect(m.delete(0.5)).toBe(false);
+    m.clear();
+    expect(m.size).toBe(0);
+    expect(m.keys()).toEqual([]);
   });
 });
