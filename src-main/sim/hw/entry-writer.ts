@@ -182,7 +182,8 @@ let writeDepth = 0;
  * calls `write`, each step that stored something calls `sync` (entry_set), in the kernel's order.
  *
  * With `copy` false, `write` receives the writer's own working array instead of a fresh copy: same contents, but it
- * must not be kept or modified past the call (the driver copies it straight into simulated memory).
+ * must not be kept or modified past the call (for a writer that copies each store straight into memory). The STE path
+ * plays every store through here; the CD path needs only the end state and the syncs, and uses planEntryWrite.
  */
 export function writeEntry(
   cur: Uint32Array,
