@@ -34,7 +34,9 @@ function checkEntry(name: string, w: Uint32Array): void {
 
 /**
  * arm_smmu_entry_qword_diff(): the bit mask of qwords whose used bits must change after the unused bits have been
- * updated, and `unusedUpdate` = the current entry with every bit it does not use set to the target's value.
+ * updated, and `unusedUpdate` = the current entry with every bit it does not use set to the target's value. The
+ * kernel's function as it stands, for tests and tools (the entry-writer tests build their reference loop on it);
+ * planEntryWrite computes the same in place, without allocating.
  */
 export function entryQwordDiff(
   entry: Uint32Array,
