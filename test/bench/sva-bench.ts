@@ -154,6 +154,11 @@ export interface PairResult {
   findings: number;
   /** Heap growth across the timed repetitions per pair (the lab keeps every StepRecord, trace included). */
   heapBytesPerPair: number;
+  /**
+   * Checkpoints the lab holds at steps inside the timed repetitions (0 when checkpoints are off): each was a copy of
+   * the kernel taken on the clock, so a row with checkpoints depends on how many landed there.
+   */
+  checkpointsInReps: number;
 }
 
 /**
@@ -174,7 +179,9 @@ export function timePairs(p: Populated, seed: number, opts: { warmupSecs: number
   // heapUsed() above collected garbage; no collection between repetitions (a full gc of a large lab costs more than a
   // repetition, and the steady cost of garbage collection is part of what a step costs).
   const reps: PairRep[] = [];
+  const step0 = p.lab.records.length;
   for (let i = 0; i < opts.reps; i++) reps.push(runPairs(p, rnd, n));
+  const checkpointsInReps = p.lab.checkpointInfo().positions.filter((s) => s > step0).length;
   const h1 = heapUsed();
   const rates = reps.map((r) => r.pairs / r.secs);
   const m = median(rates);
@@ -190,6 +197,7 @@ export function timePairs(p: Populated, seed: number, opts: { warmupSecs: number
     traceRecordsPerPair: reps.reduce((a, r) => a + r.traceRecords, 0) / total,
     findings: reps.reduce((a, r) => a + r.findings, 0),
     heapBytesPerPair: (h1 - h0) / total,
+    checkpointsInReps,
   };
 }
 
