@@ -421,7 +421,6 @@ function loggedWrite(cur: Uint32Array, target: Uint32Array, used: Used): { kind:
     used,
     (next, q) => log.push(`q${q}=${next[2 * q]!.toString(16)}:${next[2 * q + 1]!.toString(16)}`),
     () => log.push('sync'),
-    false,
   );
   return { kind, log };
 }

@@ -191,7 +191,7 @@ const USED_EPD0 = (() => {
 
 /**
  * cdUsedBits() without allocating: the same bits, as a shared array that the caller must not modify or keep
- * (writeEntry only reads it).
+ * (writeEntry and planEntryWrite only read it).
  */
 export function cdUsedBitsShared(w: Uint32Array): Uint32Array {
   if (((w[0]! >>> 31) & 1) === 0) return USED_V_ONLY;

@@ -66,12 +66,6 @@ export function targetSetsUnusedBits(target: Uint32Array, used: (w: Uint32Array)
   return false;
 }
 
-function popcount8(x: number): number {
-  let n = 0;
-  for (let b = x & 0xff; b; b &= b - 1) n++;
-  return n;
-}
-
 /**
  * The stores of one arm_smmu_write_entry() call, without making them: three qword masks, one per entry_set() step
  * (bit q set: that step stores qword q), and the branch taken. A step whose mask is non-zero is followed by a sync,
@@ -162,13 +156,13 @@ export function planSyncs(plan: EntryWritePlan): number {
 }
 
 /** One step of a plan through writeEntry's callbacks: store the masked qwords of `src` into `entry`, then sync. */
-function playStep(entry: Uint32Array, src: Uint32Array, mask: number, write: (next: Uint32Array, qword: number) => void, sync: () => void, copy: boolean): void {
+function playStep(entry: Uint32Array, src: Uint32Array, mask: number, write: (next: Uint32Array, qword: number) => void, sync: () => void): void {
   if (mask === 0) return;
   for (let q = 0; q < NUM_ENTRY_QWORDS; q++) {
     if ((mask & (1 << q)) === 0) continue;
     entry[2 * q] = src[2 * q]!;
     entry[2 * q + 1] = src[2 * q + 1]!;
-    write(copy ? entry.slice() : entry, q);
+    write(entry.slice(), q);
   }
   sync();
 }
@@ -182,10 +176,8 @@ let writeDepth = 0;
 /**
  * Updates `cur` (not modified) to `target` as arm_smmu_write_entry() does; see the file comment. Each 64-bit store
  * calls `write`, each step that stored something calls `sync` (entry_set), in the kernel's order.
- *
- * With `copy` false, `write` receives the writer's own working array instead of a fresh copy: same contents, but it
- * must not be kept or modified past the call (for a writer that copies each store straight into memory). The STE path
- * plays every store through here; the CD path needs only the end state and the syncs, and uses planEntryWrite.
+ * The STE path plays every store through here; the CD path needs only the end state and the syncs, and uses
+ * planEntryWrite.
  */
 export function writeEntry(
   cur: Uint32Array,
@@ -193,7 +185,6 @@ export function writeEntry(
   used: (w: Uint32Array) => Uint32Array,
   write: (next: Uint32Array, qword: number) => void,
   sync: () => void,
-  copy = true,
 ): 'hitless' | 'disruptive' | 'unchanged' {
   checkEntry('cur', cur);
   checkEntry('target', target);
@@ -205,9 +196,9 @@ export function writeEntry(
   entry.set(cur);
   writeDepth++;
   try {
-    playStep(entry, kind === 'unchanged' ? target : unusedUpdate, step1, write, sync, copy);
-    playStep(entry, target, step2, write, sync, copy);
-    playStep(entry, target, step3, write, sync, copy);
+    playStep(entry, kind === 'unchanged' ? target : unusedUpdate, step1, write, sync);
+    playStep(entry, target, step2, write, sync);
+    playStep(entry, target, step3, write, sync);
     return kind;
   } finally {
     writeDepth--;
