@@ -17,7 +17,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { POLICY_NAMES, type Op, type PolicyName } from '../../shared/steps.js';
+import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
 import { median, mulberry32, below, now, since } from './harness.js';
 import type { Populated, Workload } from './sva-bench.js';
 
@@ -88,18 +88,16 @@ export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions
   };
 }
 
-/** One repetition on one lab: `n` pairs drawn from `pick` (indexes into the lab's own names). */
+/** One repetition on one lab: `n` pairs drawn from `pick` (indexes into the lab's own names), ops built on the clock as runPairs does. */
 function rep(p: Populated, pick: Uint32Array): number {
   const n = pick.length / 2;
-  const binds: Op[] = new Array(n);
-  const unbinds: Op[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const args = { process: p.procs[pick[2 * i]!]!, device: p.devs[pick[2 * i + 1]!]! };
-    binds[i] = { op: 'bind', args };
-    unbinds[i] = { op: 'unbind', args: { ...args } };
-  }
+  const { lab, procs, devs } = p;
   const t0 = now();
-  for (let i = 0; i < n; i++) if (p.lab.apply(binds[i]!).result.ok) p.lab.apply(unbinds[i]!);
+  for (let i = 0; i < n; i++) {
+    const process = procs[pick[2 * i]!]!;
+    const device = devs[pick[2 * i + 1]!]!;
+    if (lab.apply({ op: 'bind', args: { process, device } }).result.ok) lab.apply({ op: 'unbind', args: { process, device } });
+  }
   return n / since(t0);
 }
 
