@@ -9,7 +9,7 @@ import { driverAttachKernelPasid, idxdDisableSystemPasid, idxdEnableSystemPasid,
 import { enqcmd } from '../sim/kernel/enqcmd.js';
 import { iommuAttachGroup } from '../sim/kernel/iommu.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
-import { closeDeviceFile, execProcess, exitProcess, fileToClose, forkProcess, spawnProcess } from '../sim/kernel/process.js';
+import { closeDeviceFileAt, execProcess, exitProcess, fileToClose, forkProcess, spawnProcess } from '../sim/kernel/process.js';
 import type { Device, IommuDomain, MmStruct, OpenFile, Process } from '../sim/kernel/structs.js';
 import { allocRidDomain, freeRidDomain } from '../sim/soc.js';
 import { deviceDma } from '../sim/devices/dma.js';
@@ -49,24 +49,15 @@ function procAlive(k: Kernel, n: unknown): void {
 }
 
 /**
- * Whether any of `files` is open on the device named `dev` (a loop: no closure on the step path). From the newest, as
- * fileToClose looks: an unbind usually closes what was opened last, so older files are seldom read.
- */
-function hasFileOn(files: readonly OpenFile[], dev: string): boolean {
-  for (let i = files.length - 1; i >= 0; i--) if (files[i]!.dev.name === dev) return true;
-  return false;
-}
-
-/**
  * Checks a step against the current state without changing anything: the reason it would be rejected, or null.
- * Kept apart from applyOp so that a rejected step never leaves half a change behind (a spawned process, say).
+ * Kept apart from applyOp so that a rejected step never leaves half a change behind (a spawned process, say). A bind
+ * and an unbind are checked by applyBind and applyUnbind themselves, before they change anything.
  */
-export function precheck(k: Kernel, op: Op): string | null {
+function precheck(k: Kernel, op: Op): string | null {
   try {
     const a = op.args as Record<string, unknown>;
     if (typeof a.device === 'string') device(k, a.device);
     switch (op.op) {
-      case 'bind':
       case 'fork':
       case 'exec':
       case 'exit':
@@ -89,12 +80,6 @@ export function precheck(k: Kernel, op: Op): string | null {
       case 'submit':
         precheckSubmit(k, op.args); // no closure here: capturing k would allocate a context on every precheck
         break;
-      case 'unbind': {
-        const p = existing(k, op.args.process);
-        const files = p.alive ? p.fds : p.kept;
-        if (!hasFileOn(files, op.args.device)) reject(`process '${p.name}' has no open file on '${op.args.device}'${p.alive ? '' : ' (it has exited and no file of it was kept)'}`);
-        break;
-      }
       default:
         break;
     }
@@ -195,14 +180,19 @@ function freshKernelPasidName(k: Kernel): string {
   }
 }
 
-/** Carries out a step that passed precheck(). */
+/**
+ * Carries out a step, or rejects it (precheck()). A bind and an unbind, the steps a lab applies most, are checked and
+ * carried out by applyBind and applyUnbind with one lookup of each name: the same rejections as precheck() gives,
+ * found before anything changes.
+ */
 export function applyOp(k: Kernel, op: Op): StepResult {
+  if (op.op === 'bind') return applyBind(k, op.args);
+  if (op.op === 'unbind') return applyUnbind(k, op.args);
   const why = precheck(k, op);
   if (why !== null) return { ok: false, rejected: why };
   // The accelerator driver's release clears a context when its file's last reference goes (fput). fput is the
-  // kernel model's, so the driver part runs right after the step, for the files the step could have closed.
-  // An unbind closes one file (closeDeviceFile's: the process's last-opened one on the device), an exit all of them.
-  const closingOne = op.op === 'unbind' ? accelFileClosedBy(k.processes.get(op.args.process), op.args.device) : null;
+  // kernel model's, so the driver part runs right after the step, for the files the step could have closed: an
+  // exit's here, an unbind's (the one file closeDeviceFile closed) in applyInner.
   const closing = op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
   // Write attribution: what the step writes is tagged with its index (the lab's records.length) and its text.
   const attr = k.mem.attribution;
@@ -210,12 +200,62 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   let res: StepResult | null = null;
   try {
     res = applyInner(k, op);
-    if (closingOne && closingOne.refs <= 0) accelRelease(k, closingOne);
     if (closing) for (const f of closing) if (f.refs <= 0) accelRelease(k, f);
   } finally {
     attr.end(res !== null && res.rejected === undefined);
   }
   return res;
+}
+
+/** A bind step: the device's SVA char device opened by the process (created on first mention). */
+function applyBind(k: Kernel, args: OpArgs<'bind'>): StepResult {
+  const { process, device } = args;
+  const d = k.devices.get(device);
+  if (!d) return { ok: false, rejected: `unknown device '${device}'` };
+  const existing = k.processes.get(process);
+  if (existing && !existing.alive) return { ok: false, rejected: `process '${process}' has exited` };
+  const attr = k.mem.attribution;
+  attr.begin('bind', args);
+  let res: StepResult | null = null;
+  try {
+    const p = existing ?? spawnProcess(k, process);
+    const before = p.mm.iommuMm?.pasid;
+    const r = svaCdevOpen(k, p, d, null);
+    if (!r.ok) res = { ok: false, errno: r.errno, why: r.why };
+    else {
+      notePasids(k, p, r.file, before);
+      if (isAccel(d)) {
+        // The accelerator's driver takes a hardware context and writes the PASID into its SSID register.
+        const c = accelOpen(k, p, d, r.file);
+        res = c.ok ? { ok: true, pasid: r.pasid, detail: contextDetail(c.context) } : { ok: false, errno: c.errno, why: c.why };
+      } else res = { ok: true, pasid: r.pasid };
+    }
+  } finally {
+    attr.end(res !== null);
+  }
+  return res;
+}
+
+/** An unbind step: close() of the process's last-opened file on the device; the accelerator's release after fput. */
+function applyUnbind(k: Kernel, args: OpArgs<'unbind'>): StepResult {
+  const { process, device } = args;
+  if (!k.devices.has(device)) return { ok: false, rejected: `unknown device '${device}'` };
+  const p = k.processes.get(process);
+  if (!p) return { ok: false, rejected: `no process named '${process}'` };
+  const files = p.alive ? p.fds : p.kept;
+  const i = fileToClose(files, device);
+  if (i < 0) return { ok: false, rejected: `process '${p.name}' has no open file on '${device}'${p.alive ? '' : ' (it has exited and no file of it was kept)'}` };
+  const attr = k.mem.attribution;
+  attr.begin('unbind', args);
+  let done = false;
+  try {
+    const f = closeDeviceFileAt(k, p, files, i);
+    if (f.refs <= 0 && isAccel(f.dev)) accelRelease(k, f);
+    done = true;
+  } finally {
+    attr.end(done);
+  }
+  return DONE;
 }
 
 /** Records which step handed a file its PASID and, if it changed, which step gave the mm its PASID. */
@@ -233,14 +273,6 @@ function withCause(res: StepResult, c: FindingCause | null): void {
 }
 
 const LISTS = ['fds', 'kept'] as const;
-
-/** The accelerator file an unbind of `dev` would close (the last one open on it, as closeDeviceFile picks), or null. */
-function accelFileClosedBy(p: Process | undefined, dev: string): OpenFile | null {
-  if (!p) return null;
-  const files = p.alive ? p.fds : p.kept;
-  const i = fileToClose(files, dev);
-  return i >= 0 && isAccel(files[i]!.dev) ? files[i]! : null;
-}
 
 function accelFiles(p: Process | undefined): OpenFile[] | null {
   if (!p) return null;
@@ -271,21 +303,9 @@ function contextDetail(n: number): string {
 
 function applyInner(k: Kernel, op: Op): StepResult {
   switch (op.op) {
-    case 'bind': {
-      const p = actor(k, op.args.process);
-      const d = device(k, op.args.device);
-      const before = p.mm.iommuMm?.pasid;
-      const r = svaCdevOpen(k, p, d, null);
-      if (!r.ok) return { ok: false, errno: r.errno, why: r.why };
-      notePasids(k, p, r.file, before);
-      if (isAccel(d)) {
-        // The accelerator's driver takes a hardware context and writes the PASID into its SSID register.
-        const c = accelOpen(k, p, d, r.file);
-        if (!c.ok) return { ok: false, errno: c.errno, why: c.why };
-        return { ok: true, pasid: r.pasid, detail: contextDetail(c.context) };
-      }
-      return { ok: true, pasid: r.pasid };
-    }
+    case 'bind':
+    case 'unbind':
+      throw new Error(`applyOp carries out ${op.op} steps itself (applyBind, applyUnbind)`);
     case 'open_wq': {
       const d = device(k, op.args.device);
       const wq = d.wqs.find((w) => w.name === op.args.wq)!;
@@ -295,9 +315,6 @@ function applyInner(k: Kernel, op: Op): StepResult {
       if (r.ok) notePasids(k, p, r.file, before);
       return r.ok ? { ok: true, pasid: r.pasid } : { ok: false, errno: r.errno, why: r.why };
     }
-    case 'unbind':
-      closeDeviceFile(k, existing(k, op.args.process), op.args.device);
-      return DONE;
     case 'spawn': {
       const p = spawnProcess(k, op.args.process);
       return { ok: true, detail: `pid ${p.pid}` };

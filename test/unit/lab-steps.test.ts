@@ -47,6 +47,56 @@ describe('rejected steps change nothing', () => {
     expect(l.view().processes).toEqual({});
     expect(l.records).toHaveLength(0);
   });
+
+  it('a bind to an unknown device is rejected before its process is created', () => {
+    const l = mkLab([{ name: 'd', smmu: 'smmu0', sid: 1, pasid_bits: 4 }]);
+    const rec = l.apply({ op: 'bind', args: { process: 'p', device: 'nope' } });
+    expect(rec.result).toEqual({ ok: false, rejected: "unknown device 'nope'" });
+    expect(l.view().processes).toEqual({});
+    expect(l.records).toHaveLength(0);
+  });
+
+  it('a bind by an exited process is rejected, and leaves the PASIDs and bonds as they were', () => {
+    const l = mkLab([{ name: 'd', smmu: 'smmu0', sid: 1, pasid_bits: 4 }]);
+    step(l, { op: 'bind', args: { process: 'q', device: 'd' } });
+    step(l, { op: 'exit', args: { process: 'p' } }); // p is created on first mention, then exits
+    const before = JSON.stringify(l.view());
+    const rec = l.apply({ op: 'bind', args: { process: 'p', device: 'd' } });
+    expect(rec.result).toEqual({ ok: false, rejected: "process 'p' has exited" });
+    expect(JSON.stringify(l.view())).toBe(before);
+    expect(l.records).toHaveLength(2);
+  });
+
+  it('an unbind is rejected for an unknown device, then an unknown process, then a process with no file there', () => {
+    const l = mkLab([
+      { name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 4 },
+      { name: 'b', smmu: 'smmu0', sid: 2, pasid_bits: 4 },
+    ]);
+    step(l, { op: 'bind', args: { process: 'p', device: 'a' } });
+    const before = JSON.stringify(l.view());
+    const unbind = (process: string, device: string) => l.apply({ op: 'unbind', args: { process, device } }).result.rejected;
+    expect(unbind('nobody', 'nope')).toBe("unknown device 'nope'");
+    expect(unbind('nobody', 'a')).toBe("no process named 'nobody'");
+    expect(unbind('p', 'b')).toBe("process 'p' has no open file on 'b'");
+    step(l, { op: 'exit', args: { process: 'p' } });
+    expect(unbind('p', 'a')).toBe("process 'p' has no open file on 'a' (it has exited and no file of it was kept)");
+    expect(l.records).toHaveLength(2);
+    expect(JSON.parse(before)).toMatchObject({ processes: { p: { files: [{ device: 'a' }] } } });
+  });
+
+  it('an unbind closes the last file opened on the device and frees the accelerator context with its last close', () => {
+    const l = mkLab([{ name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 2 }]);
+    step(l, { op: 'bind', args: { process: 'p', device: 'a' } });
+    step(l, { op: 'bind', args: { process: 'p', device: 'a' } }); // the same bond, the same context (shared)
+    const ctx = () => (l.kernel.devices.get('a')!.accel as { inUse: number }).inUse;
+    expect(ctx()).toBe(1);
+    step(l, { op: 'unbind', args: { process: 'p', device: 'a' } });
+    expect(ctx()).toBe(1);
+    expect(l.view().processes).toMatchObject({ p: { files: [{ device: 'a' }] } });
+    step(l, { op: 'unbind', args: { process: 'p', device: 'a' } });
+    expect(ctx()).toBe(0);
+    expect(l.view().processes).toMatchObject({ p: { files: [] } });
+  });
 });
 
 describe('a lab that keeps neither traces nor touched sets (the benchmarks\' raw labs)', () => {

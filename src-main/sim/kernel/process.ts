@@ -72,17 +72,24 @@ export function exitProcess(k: Kernel, p: Process, filesKept: boolean): void {
   k.tr.leave(fn, null);
 }
 
-/** close() of the process's most recently opened file on `dev` (or a file kept after its exit). */
-export function closeDeviceFile(k: Kernel, p: Process, devName: string): boolean {
+/**
+ * close() of the process's most recently opened file on `dev` (or a file kept after its exit). Returns the file it
+ * closed (its `refs` tell whether that was the last reference, which ran the driver's release), or null for none.
+ */
+export function closeDeviceFile(k: Kernel, p: Process, devName: string): OpenFile | null {
   const list = p.alive ? p.fds : p.kept;
   const i = fileToClose(list, devName);
-  if (i < 0) return false;
+  return i < 0 ? null : closeDeviceFileAt(k, p, list, i);
+}
+
+/** closeDeviceFile() of `list[i]`, where `list` is the process's fds (or kept files, once it has exited). */
+export function closeDeviceFileAt(k: Kernel, p: Process, list: OpenFile[], i: number): OpenFile {
   const f = list[i]!;
   removeAt(list, i);
   k.dirty.processes.add(p);
   if (k.tr.on) k.tr.set(`process:${p.name}`, `fd:${f.label}`, null);
   fput(k, f);
-  return true;
+  return f;
 }
 
 /** Which of `list` closeDeviceFile closes for `devName`: the last one opened on it (an index), or -1. */
