@@ -34,7 +34,7 @@ interface Slot {
 
 export class UsageError extends Error {}
 
-const USAGE = 'usage: node dist/test/bench/ab.js <build A> <build B> [--policy P] [--reps N] [--pairs N] [--processes N] [--devices N]';
+const USAGE = 'usage: node dist/test/bench/ab.js <build A> <build B> [--policy P] [--reps N] [--pairs N] [--processes N] [--devices N] [--check] [--touched]';
 
 function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -58,6 +58,10 @@ export interface AbOptions {
   pairs: number;
   processes: number;
   devices: number;
+  /** Invariant checking on (the lab's default; off by default here, as in the bind+unbind target). */
+  check: boolean;
+  /** The Touched lists hosts build their diffs from (on in the app; off by default here). */
+  touched: boolean;
 }
 
 export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions } {
@@ -66,7 +70,7 @@ export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { policy: { type: 'string' }, reps: { type: 'string' }, pairs: { type: 'string' }, processes: { type: 'string' }, devices: { type: 'string' } },
+      options: { policy: { type: 'string' }, reps: { type: 'string' }, pairs: { type: 'string' }, processes: { type: 'string' }, devices: { type: 'string' }, check: { type: 'boolean' }, touched: { type: 'boolean' } },
     });
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -84,6 +88,8 @@ export function parseAb(argv: string[]): { a: string; b: string; opts: AbOptions
       pairs: intOption(v.pairs, 'pairs', 20_000, 100, 10_000_000),
       processes: intOption(v.processes, 'processes', 10_000, 1, 1_000_000),
       devices: intOption(v.devices, 'devices', 100, 1, 4096),
+      check: v.check ?? false,
+      touched: v.touched ?? false,
     },
   };
 }
@@ -108,7 +114,7 @@ export async function runAb(a: string, b: string, o: AbOptions): Promise<{ a: nu
     const mod = (await import(pathToFileURL(join(dist, 'test/bench/sva-bench.js')).href)) as { populate: Build['populate'] };
     builds.push({ populate: mod.populate, rates: [] });
   }
-  const w: Workload = { policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: o.devices };
+  const w: Workload = { policy: o.policy, check: o.check, trace: false, touched: o.touched, processes: o.processes, devices: o.devices };
   const slots: Slot[] = [builds[0]!, builds[1]!, builds[1]!, builds[0]!].map((build) => ({ build, p: build.populate(w) }));
   const rnd = mulberry32(0xab);
   for (let r = -2; r < o.reps; r++) {
@@ -144,7 +150,7 @@ async function main(): Promise<void> {
   const k = (x: number): string => `${(x / 1000).toFixed(1)}k`;
   const sorted = r.ratios.slice().sort((x, y) => x - y);
   const q = (f: number): number => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]!;
-  console.log(`${opts.policy}, ${opts.processes} processes, ${opts.devices} devices, ${opts.reps} x ${opts.pairs} pairs each, checking off`);
+  console.log(`${opts.policy}, ${opts.processes} processes, ${opts.devices} devices, ${opts.reps} x ${opts.pairs} pairs each, checking ${opts.check ? 'on' : 'off'}, touched ${opts.touched ? 'on' : 'off'}`);
   console.log(`A ${a}: median ${k(median(r.a))} pairs/s`);
   console.log(`B ${b}: median ${k(median(r.b))} pairs/s`);
   console.log(`B/A per repetition: median ${median(r.ratios).toFixed(3)}, middle half ${q(0.25).toFixed(3)}-${q(0.75).toFixed(3)}`);

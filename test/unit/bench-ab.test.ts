@@ -10,7 +10,8 @@ import { parseAb, runAb, UsageError } from '../bench/ab.js';
 describe('bench A/B arguments', () => {
   it('takes two builds and defaults the rest', () => {
     const r = parseAb(['x', 'y']);
-    expect(r).toEqual({ a: 'x', b: 'y', opts: { policy: 'mainline', reps: 20, pairs: 20_000, processes: 10_000, devices: 100 } });
+    expect(r).toEqual({ a: 'x', b: 'y', opts: { policy: 'mainline', reps: 20, pairs: 20_000, processes: 10_000, devices: 100, check: false, touched: false } });
+    expect(parseAb(['x', 'y', '--check', '--touched']).opts).toMatchObject({ check: true, touched: true });
     expect(parseAb(['x', 'y', '--policy', 'arch-gated', '--reps', '4']).opts).toMatchObject({ policy: 'arch-gated', reps: 4 });
   });
 
@@ -22,6 +23,7 @@ describe('bench A/B arguments', () => {
     [['x', 'y', '--reps', '1'], /--reps: 1 is outside \[2, 1000\]/],
     [['x', 'y', '--devices', '0'], /--devices: 0 is outside/],
     [['x', 'y', '--speed', '3'], /speed/],
+    [['x', 'y', '--check=yes'], /check/],
   ])('refuses %j', (argv, msg) => {
     expect(() => parseAb(argv)).toThrow(UsageError);
     expect(() => parseAb(argv)).toThrow(msg);
@@ -30,11 +32,11 @@ describe('bench A/B arguments', () => {
 
 describe('bench A/B run', () => {
   it('refuses a directory without a compiled bench, naming the build', async () => {
-    await expect(runAb('.', 'test', { policy: 'mainline', reps: 2, pairs: 100, processes: 10, devices: 2 })).rejects.toThrow(/build B: 'test' holds no compiled bench/);
+    await expect(runAb('.', 'test', { policy: 'mainline', reps: 2, pairs: 100, processes: 10, devices: 2, check: false, touched: false })).rejects.toThrow(/build B: 'test' holds no compiled bench/);
   });
 
   it('runs the same pairs on both sides, one rate per repetition', async () => {
-    const r = await runAb('.', '.', { policy: 'mainline', reps: 3, pairs: 200, processes: 20, devices: 4 });
+    const r = await runAb('.', '.', { policy: 'mainline', reps: 3, pairs: 200, processes: 20, devices: 4, check: true, touched: true });
     expect(r.a).toHaveLength(3);
     expect(r.b).toHaveLength(3);
     expect(r.ratios).toEqual(r.b.map((v, i) => v / r.a[i]!));
