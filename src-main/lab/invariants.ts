@@ -162,7 +162,7 @@ export function checkDirty(k: Kernel): CheckResult {
   return { violations: out, checked };
 }
 
-function checkCds(m: ArmSmmuMaster, ssids: Set<number>, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
+function checkCds(m: ArmSmmuMaster, ssids: Iterable<number>, checked: Set<string>, v: (i: InvariantName, s: string, msg: string) => void): void {
   const t = m.cdTable;
   for (const ssid of ssids) {
     const subject = `${m.label}/cd[${ssid}]`;

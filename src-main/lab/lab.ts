@@ -16,7 +16,7 @@
 import type { StepResult, Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
 import type { Op, PolicyName } from '../../shared/steps.js';
-import type { TraceRecord } from '../sim/kernel/trace.js';
+import { StepSet, type TraceRecord } from '../sim/kernel/trace.js';
 import type { Kernel } from '../sim/kernel/kernel.js';
 import type { IommuDomain, IommuSva, MmStruct } from '../sim/kernel/structs.js';
 import { buildSoc, type BootReport } from '../sim/soc.js';
@@ -469,16 +469,20 @@ const EMPTY_TOUCHED: Touched = Object.freeze({ devices: [], groups: [], processe
 const NONE = Object.freeze([]) as unknown as never[];
 
 /** The elements of a set as a list (mapped), or the shared empty list. */
-function listOf<T, U = T>(set: ReadonlySet<T>, f?: (x: T) => U): U[] {
+function listOf<T, U = T>(set: StepSet<T>, f?: (x: T) => U): U[] {
   if (set.size === 0) return NONE;
   const out: U[] = [];
   for (const x of set) out.push(f ? f(x) : (x as unknown as U));
   return out;
 }
 
+/** touchedBy's scratch set of device names (emptied before each use: touchedBy is not reentrant). */
+const DEVICES = new StepSet<string>();
+
 function touchedBy(k: Kernel): Touched {
   const d = k.dirty;
-  const devices = new Set<string>();
+  const devices = DEVICES;
+  devices.clear();
   for (const m of d.masters) devices.add(m.dev.name);
   for (const g of d.groups) for (const dev of g.devices) devices.add(dev.name);
   let slots: [string, number][] = NONE;
