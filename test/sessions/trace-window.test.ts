@@ -33,7 +33,7 @@ describe('trace and touched window', () => {
         // ... and every dropped one comes back equal to the one recorded, one by one and in one pass.
         expect(traces(windowed)).toBe(traces(full));
         expect(JSON.stringify([...windowed.traces(0, n)])).toBe(traces(full));
-        // Touched sets packed on leaving the window read back as the same names.
+        // Touched sets dropped on leaving the window come back (replayed) as the same names.
         expect(touchedNames(windowed)).toBe(touchedNames(full));
         // After a jump back, the steps ahead (redo) and behind still regenerate, and the live lab is unchanged.
         const k = n ? at % n : 0;
@@ -62,6 +62,7 @@ describe('trace and touched window', () => {
     lab.jumpTo(0);
     lab.apply({ op: 'spawn', args: { process: 'p9' } }); // a new branch: the old steps are gone
     expect(() => first.trace).toThrow(/no longer on the lab's timeline/);
+    expect(() => first.touched).toThrow(/no longer on the lab's timeline/);
     expect(() => [...lab.traces(0, 5)]).toThrow(RangeError);
   });
 });
