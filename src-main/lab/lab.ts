@@ -421,13 +421,20 @@ export class Lab {
     return stateView(this.kernel);
   }
 
+  /**
+   * Checks the step's dirty sets: the violations it caused (not open before), and the open ones a passing check of
+   * their subject resolved. A clean step with nothing open (the usual case) allocates nothing here.
+   */
   private collect(step: number): Finding[] {
-    const { violations, checked } = checkDirty(this.kernel);
+    const { violations, checked } = checkDirty(this.kernel, this.open.size > 0);
+    if (violations.length === 0 && checked === null) return NO_FINDINGS;
     const now = new Map(violations.map((v) => [`${v.invariant}|${v.subject}`, v]));
     const fresh: Finding[] = [];
-    for (const key of this.open.keys()) {
-      const subject = key.slice(key.indexOf('|') + 1);
-      if (checked.has(subject) && !now.has(key)) this.open.delete(key);
+    if (checked) {
+      for (const key of this.open.keys()) {
+        const subject = key.slice(key.indexOf('|') + 1);
+        if (checked.has(subject) && !now.has(key)) this.open.delete(key);
+      }
     }
     for (const [key, v] of now) {
       if (this.open.has(key)) continue;
@@ -435,7 +442,7 @@ export class Lab {
       this.open.set(key, f);
       fresh.push(f);
     }
-    return fresh;
+    return fresh.length ? fresh : NO_FINDINGS;
   }
 }
 
