@@ -362,7 +362,7 @@ export interface CheckpointOptions {
   /**
    * At most this share of the time goes into taking checkpoints (default 1/3): with a large state, a checkpoint
    * after `every` steps waits until the steps since the last one took twice as long as taking it did (but no longer
-   * than maxReplayMs). 1: no limit.
+   * than maxReplayMs, or than taking the last one did: checkpointDue). 1: no limit.
    */
   takeShare?: number;
   /**
@@ -386,6 +386,22 @@ export interface Checkpoint<S> {
 
 /** A rough per-object cost (a small class instance or Map entry set); ArrayBuffers are counted exactly. */
 const OBJECT_BYTES = 64;
+
+/**
+ * Whether a checkpoint is due, `steps` steps and `ms` of stepping time after the last one, when the last take took
+ * `lastTakeMs` (CheckpointStore.stepped's rule, apart for the tests):
+ * - after `every` steps, once taking one costs at most `takeShare` of the stepping time;
+ * - or once the steps since the last one took `maxReplayMs` to apply (slow steps), the longest replay a jump should
+ *   need. That bound is never below the last take's own cost (unless takeShare is 1, no limit): a jump restores a copy,
+ *   about as costly as a take, so a shorter replay would save little, and the takes of a large state then cost at most
+ *   half the stepping time. (Before the eighth session the bound was maxReplayMs alone: a 10,000-process kernel, whose
+ *   take costs ~1.3 s on the development VM, was copied after every 100 ms of steps, 40 times the stepping time.)
+ */
+export function checkpointDue(steps: number, ms: number, lastTakeMs: number, every: number, maxReplayMs: number, takeShare: number): boolean {
+  const replayBound = takeShare >= 1 ? maxReplayMs : Math.max(maxReplayMs, lastTakeMs);
+  if (ms >= replayBound) return true;
+  return steps >= every && lastTakeMs * (1 / takeShare - 1) <= ms;
+}
 
 export class CheckpointStore<S> {
   private list: Checkpoint<S>[] = [];
@@ -466,8 +482,7 @@ export class CheckpointStore<S> {
     this.msSince += ms;
     const last = this.at(n);
     if (last?.n === n) return false;
-    if (this.msSince >= this.maxReplayMs) return true;
-    return n - (last?.n ?? 0) >= this.every && this.lastTakeMs * (1 / this.takeShare - 1) <= this.msSince;
+    return checkpointDue(n - (last?.n ?? 0), this.msSince, this.lastTakeMs, this.every, this.maxReplayMs, this.takeShare);
   }
 
   /** Takes a checkpoint of `kernel` after `n` steps (the kernel stays the caller's; the checkpoint holds a copy). */

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { POLICY_NAMES, type Op } from '../../shared/steps.js';
-import { CheckpointStore, cloneGraph, cloneKernel, emptyStats, reusableCopies, SHARED_SINGLETONS } from '../../src-main/lab/checkpoint.js';
+import { checkpointDue, CheckpointStore, cloneGraph, cloneKernel, emptyStats, reusableCopies, SHARED_SINGLETONS } from '../../src-main/lab/checkpoint.js';
 import { Lab } from '../../src-main/lab/lab.js';
 import { POLICIES } from '../../src-main/sim/policies/index.js';
 import { StepTag } from '../../src-main/sim/hw/attribution.js';
@@ -209,6 +209,34 @@ describe('structural sharing between checkpoints', () => {
     // bytes count: the same buffer with other bytes is a change
     leaf.data![0] = 9;
     expect(reusableCopies(root, origin).has(leaf)).toBe(false);
+  });
+});
+
+describe('checkpointDue: when a checkpoint is taken', () => {
+  // (steps since the last, ms of stepping since, ms the last take took, every, maxReplayMs, takeShare)
+  it('after `every` steps when taking one is cheap, or sooner when the steps were slow', () => {
+    expect(checkpointDue(999, 10, 2, 1000, 100, 1 / 3)).toBe(false);
+    expect(checkpointDue(1000, 10, 2, 1000, 100, 1 / 3)).toBe(true);
+    expect(checkpointDue(5, 100, 2, 1000, 100, 1 / 3)).toBe(true); // 100 ms of replay: due whatever the step count
+    expect(checkpointDue(5, 99, 2, 1000, 100, 1 / 3)).toBe(false);
+  });
+
+  it('after `every` steps, waits until the steps took twice what the last take did (a third of the time for takes)', () => {
+    expect(checkpointDue(1000, 59, 30, 1000, 100, 1 / 3)).toBe(false);
+    expect(checkpointDue(1000, 60, 30, 1000, 100, 1 / 3)).toBe(true);
+  });
+
+  it('never forces a replay bound below the cost of a take: a 1.3 s take waits for 1.3 s of steps, not 100 ms', () => {
+    expect(checkpointDue(5000, 100, 1300, 1000, 100, 1 / 3)).toBe(false);
+    expect(checkpointDue(5000, 1299, 1300, 1000, 100, 1 / 3)).toBe(false);
+    expect(checkpointDue(5000, 1300, 1300, 1000, 100, 1 / 3)).toBe(true);
+    expect(checkpointDue(10, 1300, 1300, 1000, 100, 1 / 3)).toBe(true); // slow steps: due before `every`
+  });
+
+  it('with takeShare 1 (no limit) keeps the plain bounds', () => {
+    expect(checkpointDue(1000, 0, 1300, 1000, 100, 1)).toBe(true);
+    expect(checkpointDue(5, 100, 1300, 1000, 100, 1)).toBe(true);
+    expect(checkpointDue(5, 99, 1300, 1000, 100, 1)).toBe(false);
   });
 });
 
