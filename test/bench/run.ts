@@ -292,7 +292,7 @@ if (want('sva')) {
   if (uiRows.length) {
     const off = traceOffFigures.get('mainline')!;
     for (const [label, r] of uiRows) console.log(`  ${label}: ${(r.cpuUsPerPair / off.cpuUsPerPair).toFixed(2)}x the CPU time of mainline / check off (${off.cpuUsPerPair.toFixed(2)} -> ${r.cpuUsPerPair.toFixed(2)} µs/pair)${r.checkpointsInReps ? `; ${r.checkpointsInReps} checkpoint(s) taken during its timed repetitions (each a copy of the ${fmtInt(PROCS)}-process kernel: the figure depends on how many land there)` : ''}.`);
-    console.log('  ("touched": each step\'s Touched lists for the UI; "checkpoints": the Lab\'s default time-travel checkpoints, a kernel deep copy every 1000 steps or 100 ms.)');
+    console.log('  ("touched": each step\'s Touched lists for the UI; "checkpoints": the Lab\'s default time-travel checkpoints, a kernel deep copy every 1000 steps or 100 ms of steps, but no sooner than a take costs: checkpointDue.)');
   }
   for (const [label, r, big] of sizeRows) console.log(`  ${label}: ${(r.pairsPerSec / big.pairsPerSec).toFixed(2)}x the pairs/s over ${fmtInt(PROCS)} processes (the same random pairs, drawn over fewer processes: less of the state is cold at each pair).`);
   console.log('CPU µs/pair: process CPU time (all threads, GC helpers included) per pair; unlike wall time it does not drop when other processes take the CPU.');

@@ -52,7 +52,8 @@ export interface Workload {
   touched: boolean;
   /**
    * Whether the lab takes its time-travel checkpoints (deep copies of the kernel every 1000 steps or 100 ms of step
-   * time; the Lab default). Off (undefined/false) for raw-speed figures.
+   * time, but no sooner than a take costs: checkpoint.ts checkpointDue; the Lab default). Off (undefined/false) for
+   * raw-speed figures.
    */
   checkpoints?: boolean;
   processes: number;
