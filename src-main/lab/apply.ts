@@ -192,7 +192,7 @@ export function applyOp(k: Kernel, op: Op): StepResult {
   if (why !== null) return { ok: false, rejected: why };
   // The accelerator driver's release clears a context when its file's last reference goes (fput). fput is the
   // kernel model's, so the driver part runs right after the step, for the files the step could have closed: an
-  // exit's here, an unbind's (the one file closeDeviceFile closed) in applyInner.
+  // exit's here, an unbind's (the one file closeDeviceFileAt closed) in applyUnbind.
   const closing = op.op === 'exit' ? accelFiles(k.processes.get(op.args.process)) : null;
   // Write attribution: what the step writes is tagged with its index (the lab's records.length) and its text.
   const attr = k.mem.attribution;

@@ -53,6 +53,21 @@ describe('trace and touched window', () => {
     );
   });
 
+  it('regenerates dropped touched sets from boot in a lab without checkpoints, and returns none in a lab that keeps none', () => {
+    const ops = ['big', 'fnA', 'big'].flatMap((d, i) => [
+      { op: 'bind' as const, args: { process: `p${i}`, device: d } },
+      { op: 'fork' as const, args: { process: `p${i}`, child: `c${i}` } },
+      { op: 'unbind' as const, args: { process: `p${i}`, device: d } },
+    ]);
+    const full = new Lab(SMALL_SOC, 'mainline', { traceWindow: 1e9 });
+    const windowed = new Lab(SMALL_SOC, 'mainline', { traceWindow: 2, checkpoints: false });
+    const none = new Lab(SMALL_SOC, 'mainline', { traceWindow: 2, touched: false });
+    for (const op of ops) for (const l of [full, windowed, none]) expect(l.apply(op).result.rejected).toBeUndefined();
+    expect(touchedNames(windowed)).toBe(touchedNames(full));
+    expect(full.records[0]!.touched.bonds.length).toBe(1); // the comparison is not between empty sets
+    expect(none.records.every((r) => r.touched.devices.length === 0 && r.touched.bonds.length === 0)).toBe(true);
+  });
+
   it('refuses the trace of a step that left the timeline, and bad ranges', () => {
     const lab = new Lab(SMALL_SOC, 'mainline', { traceWindow: 1 });
     lab.apply({ op: 'bind', args: { process: 'p0', device: 'big' } });

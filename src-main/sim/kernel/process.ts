@@ -73,16 +73,10 @@ export function exitProcess(k: Kernel, p: Process, filesKept: boolean): void {
 }
 
 /**
- * close() of the process's most recently opened file on `dev` (or a file kept after its exit). Returns the file it
- * closed (its `refs` tell whether that was the last reference, which ran the driver's release), or null for none.
+ * close() of `list[i]`, where `list` is the process's fds (or its kept files, once it has exited) and `i` what
+ * fileToClose picked: its most recently opened file on a device. Returns the file (its `refs` tell whether that was
+ * the last reference, which ran the driver's release).
  */
-export function closeDeviceFile(k: Kernel, p: Process, devName: string): OpenFile | null {
-  const list = p.alive ? p.fds : p.kept;
-  const i = fileToClose(list, devName);
-  return i < 0 ? null : closeDeviceFileAt(k, p, list, i);
-}
-
-/** closeDeviceFile() of `list[i]`, where `list` is the process's fds (or kept files, once it has exited). */
 export function closeDeviceFileAt(k: Kernel, p: Process, list: OpenFile[], i: number): OpenFile {
   const f = list[i]!;
   removeAt(list, i);
@@ -92,7 +86,7 @@ export function closeDeviceFileAt(k: Kernel, p: Process, list: OpenFile[], i: nu
   return f;
 }
 
-/** Which of `list` closeDeviceFile closes for `devName`: the last one opened on it (an index), or -1. */
+/** Which of `list` an unbind of `devName` closes: the last one opened on it (an index), or -1. */
 export function fileToClose(list: readonly OpenFile[], devName: string): number {
   for (let i = list.length - 1; i >= 0; i--) if (list[i]!.dev.name === devName) return i;
   return -1;
