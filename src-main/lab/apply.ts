@@ -27,25 +27,30 @@ function reject(msg: string): never {
   throw new Rejected(msg);
 }
 
+/** The rejections a name can cause, shared by precheck() and the bind and unbind paths. */
+const unknownDevice = (name: string): string => `unknown device '${name}'`;
+const exited = (name: string): string => `process '${name}' has exited`;
+const noProcess = (name: string): string => `no process named '${name}'`;
+
 function device(k: Kernel, name: string): Device {
-  return k.devices.get(name) ?? reject(`unknown device '${name}'`);
+  return k.devices.get(name) ?? reject(unknownDevice(name));
 }
 
 /** The named process, created on first mention; an exited one cannot act. */
 function actor(k: Kernel, name: string): Process {
   const p = k.processes.get(name) ?? spawnProcess(k, name);
-  if (!p.alive) reject(`process '${name}' has exited`);
+  if (!p.alive) reject(exited(name));
   return p;
 }
 
 function existing(k: Kernel, name: string): Process {
-  return k.processes.get(name) ?? reject(`no process named '${name}'`);
+  return k.processes.get(name) ?? reject(noProcess(name));
 }
 
 /** A named process that exists but has exited cannot act (one that does not exist yet is created on first mention). */
 function procAlive(k: Kernel, n: unknown): void {
   const p = k.processes.get(n as string);
-  if (p && !p.alive) reject(`process '${String(n)}' has exited`);
+  if (p && !p.alive) reject(exited(String(n)));
 }
 
 /**
@@ -211,14 +216,14 @@ export function applyOp(k: Kernel, op: Op): StepResult {
 function applyBind(k: Kernel, args: OpArgs<'bind'>): StepResult {
   const { process, device } = args;
   const d = k.devices.get(device);
-  if (!d) return { ok: false, rejected: `unknown device '${device}'` };
-  const existing = k.processes.get(process);
-  if (existing && !existing.alive) return { ok: false, rejected: `process '${process}' has exited` };
+  if (!d) return { ok: false, rejected: unknownDevice(device) };
+  const known = k.processes.get(process);
+  if (known && !known.alive) return { ok: false, rejected: exited(process) };
   const attr = k.mem.attribution;
   attr.begin('bind', args);
   let res: StepResult | null = null;
   try {
-    const p = existing ?? spawnProcess(k, process);
+    const p = known ?? spawnProcess(k, process);
     const before = p.mm.iommuMm?.pasid;
     const r = svaCdevOpen(k, p, d, null);
     if (!r.ok) res = { ok: false, errno: r.errno, why: r.why };
@@ -239,9 +244,9 @@ function applyBind(k: Kernel, args: OpArgs<'bind'>): StepResult {
 /** An unbind step: close() of the process's last-opened file on the device; the accelerator's release after fput. */
 function applyUnbind(k: Kernel, args: OpArgs<'unbind'>): StepResult {
   const { process, device } = args;
-  if (!k.devices.has(device)) return { ok: false, rejected: `unknown device '${device}'` };
+  if (!k.devices.has(device)) return { ok: false, rejected: unknownDevice(device) };
   const p = k.processes.get(process);
-  if (!p) return { ok: false, rejected: `no process named '${process}'` };
+  if (!p) return { ok: false, rejected: noProcess(process) };
   const files = p.alive ? p.fds : p.kept;
   const i = fileToClose(files, device);
   if (i < 0) return { ok: false, rejected: `process '${p.name}' has no open file on '${device}'${p.alive ? '' : ' (it has exited and no file of it was kept)'}` };
