@@ -8,6 +8,35 @@ function sorted<V>(m: Map<number, V>): [number, V][] {
   return [...m].sort((a, b) => a[0] - b[0]);
 }
 
+/** The map operations both tables share with a Map. */
+interface NumberKeyed<V> {
+  readonly size: number;
+  set(key: number, value: V): unknown;
+  delete(key: number): boolean;
+  get(key: number): V | undefined;
+  has(key: number): boolean;
+}
+
+/**
+ * Applies [set?, key, value] ops to `m` and to a Map alike (a delete when not a set), checking that they agree on the
+ * delete's result, the size, get and has after each op. Returns the Map, for the caller's checks of the contents.
+ */
+function replayAgainstMap<V>(m: NumberKeyed<V>, ops: [boolean, number, V][]): Map<number, V> {
+  const ref = new Map<number, V>();
+  for (const [isSet, k, v] of ops) {
+    if (isSet) {
+      m.set(k, v);
+      ref.set(k, v);
+    } else {
+      expect(m.delete(k)).toBe(ref.delete(k));
+    }
+    expect(m.size).toBe(ref.size);
+    expect(m.get(k)).toBe(ref.get(k));
+    expect(m.has(k)).toBe(ref.has(k));
+  }
+  return ref;
+}
+
 describe('IndexMap', () => {
   it('agrees with a Map over random sets and deletes, small and u32-wide indexes, and iterates in index order', () => {
     const index = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 0xffffffff }));
@@ -15,18 +44,7 @@ describe('IndexMap', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
         const m = new IndexMap<number>();
-        const ref = new Map<number, number>();
-        for (const [isSet, i, v] of ops) {
-          if (isSet) {
-            m.set(i, v);
-            ref.set(i, v);
-          } else {
-            expect(m.delete(i)).toBe(ref.delete(i));
-          }
-          expect(m.size).toBe(ref.size);
-          expect(m.get(i)).toBe(ref.get(i));
-          expect(m.has(i)).toBe(ref.has(i));
-        }
+        const ref = replayAgainstMap(m, ops);
         expect([...m]).toEqual(sorted(ref));
         expect([...m.keys()]).toEqual(sorted(ref).map((e) => e[0]));
         expect([...m.values()]).toEqual(sorted(ref).map((e) => e[1]));
@@ -117,18 +135,7 @@ describe('WideIndexMap', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
         const m = new WideIndexMap<number>();
-        const ref = new Map<number, number>();
-        for (const [isSet, k, v] of ops) {
-          if (isSet) {
-            m.set(k, v);
-            ref.set(k, v);
-          } else {
-            expect(m.delete(k)).toBe(ref.delete(k));
-          }
-          expect(m.size).toBe(ref.size);
-          expect(m.get(k)).toBe(ref.get(k));
-          expect(m.has(k)).toBe(ref.has(k));
-        }
+        const ref = replayAgainstMap(m, ops);
         expect(m.keys()).toEqual(sorted(ref).map((e) => e[0]));
       }),
       { numRuns: 300 },

@@ -80,7 +80,7 @@ function toJson(v: unknown): Json {
  * tenth of the time of a lab that reports what its steps touched (bench section 2, touched ON).
  */
 export class StepSet<T> implements Iterable<T> {
-  protected items: T[] = [];
+  private items: T[] = [];
   /** The same elements for lookups, once there are more than SMALL of them (markAll puts the whole kernel here). */
   private index: Set<T> | null = null;
   private static readonly SMALL = 16;
