@@ -69,7 +69,7 @@ export async function runShell(opts: { policy: PolicyName; file?: string }, io: 
       io.out(fs.length ? fs.map((f) => `step ${f.step + 1}: ${f.invariant}: ${f.message}`).join('\n') + '\n' : 'no invariant violations\n');
     } else if (cmd === 'trace') {
       const last = lab.records.at(-1);
-      io.out(last ? formatTrace(last.trace) + '\n' : 'no step yet\n');
+      io.out(last ? formatTrace(lab.traceOf(last)) + '\n' : 'no step yet\n');
     } else if (cmd === 'undo') io.out(lab.undo() ? `undone; ${lab.records.length} step(s) remain\n` : 'nothing to undo\n');
     else if (cmd === 'reset') {
       lab.reset();

@@ -465,7 +465,7 @@ export class LabService {
         if (step === -1) return { step, records: this.lab.bootTrace };
         const rec = this.lab.records[step];
         if (!rec) return fail('no-such-step', `no step ${step} (there are ${this.lab.records.length})`);
-        return { step, records: rec.trace };
+        return { step, records: this.lab.traceOf(rec) };
       }
     }
   }
@@ -508,8 +508,9 @@ export class LabService {
     this.notes.length = rec.index; // a new step ends the timeline here
     this.notes[rec.index] = parsed.step.note;
     opDevices(this.lab.kernel, op, names.devices);
-    addTouched(names, rec.touched, op, rec.result);
-    const resolver = touchedResolver(this.lab.kernel, rec.touched);
+    const touched = this.lab.touchedOf(rec);
+    addTouched(names, touched, op, rec.result);
+    const resolver = touchedResolver(this.lab.kernel, touched);
     const stepSummary = summary(rec, parsed.step.note);
     const patch: Patch = { ...buildPatch(this.lab.kernel, names, resolver), steps: { length: rec.index, append: [stepSummary], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
@@ -523,7 +524,7 @@ export class LabService {
     opDevices(this.lab.kernel, last.op, names.devices);
     this.lab.undo(); // the step stays in the timeline, with its note, for redo
     opDevices(this.lab.kernel, last.op, names.devices);
-    addTouched(names, last.touched, last.op, last.result);
+    addTouched(names, this.lab.touchedOf(last), last.op, last.result);
     const patch: Patch = { ...buildPatch(this.lab.kernel, names, kernelResolver(this.lab.kernel)), steps: { length: this.lab.records.length, append: [], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, undone: last.index, patch };
@@ -536,9 +537,10 @@ export class LabService {
     opDevices(this.lab.kernel, next.op, names.devices);
     const rec = this.lab.redo()!;
     opDevices(this.lab.kernel, rec.op, names.devices);
-    addTouched(names, rec.touched, rec.op, rec.result);
+    const touched = this.lab.touchedOf(rec);
+    addTouched(names, touched, rec.op, rec.result);
     const stepSummary = summary(rec, this.notes[rec.index] ?? null);
-    const patch: Patch = { ...buildPatch(this.lab.kernel, names, touchedResolver(this.lab.kernel, rec.touched)), steps: { length: rec.index, append: [stepSummary], future: this.lab.redoSteps().length } };
+    const patch: Patch = { ...buildPatch(this.lab.kernel, names, touchedResolver(this.lab.kernel, touched)), steps: { length: rec.index, append: [stepSummary], future: this.lab.redoSteps().length } };
     const seq = this.emit('lab.patch', (s) => ({ seq: s, patch }));
     return { seq, redone: rec.index, patch };
   }

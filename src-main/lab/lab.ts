@@ -6,9 +6,9 @@
  * The timeline is `records` (applied, in order) followed by `redoSteps()` (undone or jumped over, kept for redo and
  * forward jumps). Applying a new step ends the timeline there: the steps after it are dropped, as in an editor.
  *
- * Traces are derived too. A record keeps its trace while it is among the last `traceWindow` steps applied; older
- * traces are dropped and `record.trace` regenerates one on demand by replaying from the nearest checkpoint with
- * tracing off up to that step (determinism says it comes out the same; a test checks it). A 100,000-step session thus
+ * Traces are derived too. A record is the step's data (StepRecord); the lab keeps each step's trace and touched sets
+ * while it is among the last `traceWindow` steps applied, and `traceOf(record)` regenerates an older one on demand
+ * by replaying from the nearest checkpoint with tracing off up to that step (determinism says it comes out the same; a test checks it). A 100,000-step session thus
  * holds about a kilobyte per step instead of four, most of it not objects the garbage collector must walk, and a
  * jump replays the steps far behind its target with tracing off, three times faster. `traces()` regenerates a range
  * in one pass (exports).
@@ -44,6 +44,9 @@ const DEFAULT_TRACE_WINDOW = 1024;
 /** The findings of a step that caused none, in a lab that does not check: one frozen array for all of them. */
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 
+/** The trace of a step that has none to give (rejected, or a lab that does not trace). */
+const NO_TRACE: TraceRecord[] = Object.freeze([]) as unknown as TraceRecord[];
+
 /**
  * What a step touched, by name: enough for a view to refresh exactly those parts (compact diffs for the UI)
  * without rebuilding the whole state. Always recorded, whether invariants are checked or not.
@@ -63,77 +66,24 @@ export interface Touched {
   cds: [string, number][];
 }
 
-export interface StepRecord {
-  index: number;
-  op: Op;
-  result: StepResult;
-  /**
-   * What the step touched. While the step is in the lab's window these are the kernel's own objects; older steps
-   * (and steps applied on a kernel since replaced by time travel) give stand-ins holding only what hosts read of an
-   * older step: names, labels, an mm's owner's name, a domain's ASID.
-   */
-  readonly touched: Touched;
-  /** Invariant violations this step caused. */
-  findings: Finding[];
-  /** What the step did, call by call (regenerated on demand once the step is outside the lab's trace window). */
-  readonly trace: TraceRecord[];
-}
-
 /**
- * A step applied by a Lab. While it is among the lab's last `traceWindow` steps it holds its trace and its touched
- * sets as objects; once it leaves that window (age()), both are dropped and the lab regenerates them when asked
- * (replaying the step from the nearest checkpoint, as for a trace; the touched sets then come back as stand-ins).
+ * One applied step: its data, a plain object. What the step did call by call and what it touched are the lab's to
+ * give (`Lab.traceOf`, `Lab.touchedOf`): it keeps them for its last `traceWindow` steps and regenerates older ones.
+ *
+ * A plain object literal, not a class instance, because a lab keeps every record for good: V8 allocates the objects of
+ * a literal site whose objects survive straight in the old generation (allocation-site pretenuring), and never does
+ * for `new` of a class. As a class instance each record was copied twice by the scavenger (into the survivor space,
+ * then into the old generation). Over 320,000 bind+unbind pairs on a 10,000-process lab, checking off, the scavenger
+ * promoted 86-120 MB with class records and 66-82 MB with these, and paused the main thread 200-307 ms against
+ * 163-202 ms (four paired runs, `node --trace-gc-nvp`). Checked in place with `%InYoungGeneration`: in an optimized
+ * caller's loop, no record is young.
  */
-class AppliedStep implements StepRecord {
-  #lab: Lab;
-  /** The trace while the step is in the lab's window; null once dropped. */
-  kept: TraceRecord[] | null;
-  /** Still holding its trace and touched objects (in the lab's window, or left there by time travel until it ends). */
-  held = true;
-  /** The touched sets while the step is in the lab's window (or EMPTY_TOUCHED, kept); null once dropped. */
-  #touched: Touched | null;
-  constructor(
-    lab: Lab,
-    readonly index: number,
-    readonly op: Op,
-    readonly result: StepResult,
-    touched: Touched,
-    readonly findings: Finding[],
-    trace: TraceRecord[] | null,
-  ) {
-    this.#lab = lab;
-    this.kept = trace;
-    this.#touched = touched;
-  }
-
-  get trace(): TraceRecord[] {
-    return this.kept ?? this.#lab.regenerateTrace(this);
-  }
-
-  get touched(): Touched {
-    return this.#touched ?? this.#lab.regenerateTouched(this);
-  }
-
-  /** The live kernel is being replaced: keep only names (the objects would keep the old kernel alive). */
-  detach(): void {
-    if (this.#touched) detachTouched(this.#touched);
-  }
-
-  /**
-   * Leaves the window: the trace is dropped (when `dropTrace`), and so are the touched sets. (They were packed into a
-   * JSON string of names until the eighth session: ~2 µs a step on the development VM, a fifth of the time of a lab
-   * that reports its steps' touched sets, for sets that hosts read of an older step only to undo it.)
-   */
-  age(dropTrace: boolean): void {
-    this.held = false;
-    if (dropTrace) this.kept = null;
-    if (this.#touched !== EMPTY_TOUCHED) this.#touched = null;
-  }
-
-  /** What JSON.stringify sees: the step's data, trace included (touched sets hold kernel objects: left out). */
-  toJSON(): object {
-    return { index: this.index, op: this.op, result: this.result, findings: this.findings, trace: this.trace };
-  }
+export interface StepRecord {
+  readonly index: number;
+  readonly op: Op;
+  readonly result: StepResult;
+  /** Invariant violations this step caused. */
+  readonly findings: Finding[];
 }
 
 export class Lab {
@@ -153,18 +103,14 @@ export class Lab {
   private readonly checkpoints: CheckpointStore<Map<string, Finding>> | null;
   private readonly traceWindow: number;
   /**
-   * The records holding their trace and touched objects (AppliedStep.held) are the last `traceWindow` of `records`:
-   * applyStep ages the one that leaves the window, and a jump ages those it left elsewhere before it returns. (A flag
-   * and index arithmetic, not a Set: a Set add and delete on every step cost more than the rest of the lab's upkeep.)
+   * The window: the traces and touched sets of the last `traceWindow` steps, each in slot `index % traceWindow` beside
+   * the record it belongs to (a slot is read only for that record, so one overwritten, or left by a jump for a record
+   * no longer on the timeline, is simply not found). Writing a step's slot drops what the step `traceWindow` before it
+   * kept there: nothing else ages. Empty in a lab that keeps neither traces nor touched sets.
    */
-  private heldRecords(): AppliedStep[] {
-    const out: AppliedStep[] = [];
-    for (let i = Math.max(0, this.records.length - this.traceWindow); i < this.records.length; i++) {
-      const r = this.records[i] as AppliedStep;
-      if (r.held) out.push(r);
-    }
-    return out;
-  }
+  private winRec: (StepRecord | undefined)[] = [];
+  private winTrace: (TraceRecord[] | null)[] = [];
+  private winTouched: Touched[] = [];
 
   constructor(
     readonly config: SocConfig,
@@ -194,6 +140,9 @@ export class Lab {
     this.kernel = kernel;
     this.boot = boot;
     this.records = [];
+    this.winRec = [];
+    this.winTrace = [];
+    this.winTouched = [];
     this.open.clear();
     this.bootTrace = kernel.tr.drain();
     if (this.check) {
@@ -229,7 +178,7 @@ export class Lab {
     const trace = traced || !this.trace ? drained : null;
     if (result.rejected !== undefined) {
       this.kernel.dirty.clear();
-      return new AppliedStep(this, index, op, result, EMPTY_TOUCHED, [], []);
+      return { index, op, result, findings: [] }; // not recorded: nothing of it is kept
     }
     const touched = this.wantTouched ? touchedBy(this.kernel) : EMPTY_TOUCHED;
     let findings = this.check ? this.collect(index) : NO_FINDINGS;
@@ -243,16 +192,14 @@ export class Lab {
       }
     }
     if (!this.check) this.kernel.dirty.clear();
-    const rec = new AppliedStep(this, index, op, result, touched, findings, trace);
+    const rec: StepRecord = { index, op, result, findings };
     this.records.push(rec);
     const n = this.records.length;
     if (this.trace || this.wantTouched) {
-      const old = this.records[n - 1 - this.traceWindow] as AppliedStep | undefined;
-      if (old?.held) old.age(this.trace);
-    } else {
-      // A lab that keeps neither traces nor touched sets has nothing in its records to age: none is held, and the one
-      // that leaves the window (long since cold) is not read.
-      rec.held = false;
+      const slot = index % this.traceWindow;
+      this.winRec[slot] = rec;
+      this.winTrace[slot] = trace;
+      this.winTouched[slot] = touched;
     }
     if (this.checkpoints?.stepped(n, performance.now() - t0)) this.checkpoints.take(n, this.kernel, new Map(this.open));
     return rec;
@@ -293,7 +240,6 @@ export class Lab {
     const total = len + this.future.length;
     if (!Number.isSafeInteger(n) || n < 0 || n > total) throw new RangeError(`jumpTo(${n}): the timeline has ${total} step(s)`);
     if (n === len) return;
-    const held = this.heldRecords(); // before the jump: the old window
     const timeline = this.future.length ? this.records.concat(this.future) : this.records;
     const cp = this.checkpoints?.at(n) ?? null;
     const base = cp?.n ?? 0;
@@ -301,9 +247,9 @@ export class Lab {
     if (n > len && n - len <= n - base) {
       from = len; // forwards from here: nearer than any checkpoint
     } else {
-      // A new live kernel: the records kept from before must not keep the old one alive. Only the window's records
-      // hold objects (the others hold none); those from base to n are replaced, detaching them is harmless.
-      for (const r of held) r.detach();
+      // A new live kernel: the touched sets kept from before must not keep the old one alive. Only the window holds
+      // objects; those of the steps from base to n are replaced by the replay, detaching them is harmless.
+      for (const t of this.winTouched) if (t) detachTouched(t);
       if (cp) {
         this.kernel = this.checkpoints!.restore(cp);
         this.open = new Map(cp.extra);
@@ -315,11 +261,8 @@ export class Lab {
     for (let i = from; i < n; i++) this.replayStep(timeline[i]!.op, this.trace && i >= traceFrom);
     this.kernel.tr.on = this.trace;
     this.future = timeline.slice(n);
-    // Only the last traceWindow records stay in the window: age those that the jump left elsewhere.
-    const keepFrom = n - this.traceWindow;
-    for (const r of held) {
-      if (r.held && (r.index < keepFrom || r.index >= n || this.records[r.index] !== r)) r.age(this.trace);
-    }
+    // Slots the replay did not rewrite keep what they held: a step still on the timeline (before n, or now to redo)
+    // is the same step with the same trace; a replaced one is no longer found (its record is gone).
   }
 
   /** Applies a step that was applied before at this position; determinism says it applies the same way again. */
@@ -346,7 +289,7 @@ export class Lab {
     // Kept traces need no replay: yield them until the first dropped one.
     let i = from;
     for (; i < to; i++) {
-      const kept = (timeline[i] as AppliedStep).kept;
+      const kept = this.keptTrace(timeline[i]!);
       if (!kept) break;
       yield kept;
     }
@@ -363,8 +306,41 @@ export class Lab {
     }
   }
 
-  /** The trace of a record whose kept copy was dropped (AppliedStep.trace). */
-  regenerateTrace(rec: StepRecord): TraceRecord[] {
+  /**
+   * What the step did, call by call: kept for the last `traceWindow` steps, else regenerated by a replay from the
+   * nearest checkpoint (tracing from the step on; determinism says it comes out the same). Empty for a rejected step
+   * and in a lab that does not trace. Throws for a record no longer on the lab's timeline.
+   */
+  traceOf(rec: StepRecord): TraceRecord[] {
+    if (!this.trace || rec.result.rejected !== undefined) return NO_TRACE;
+    return this.keptTrace(rec) ?? this.regenerateTrace(rec);
+  }
+
+  /**
+   * What the step touched: while it is among the last `traceWindow` steps, the kernel's own objects; for older steps
+   * (and steps applied on a kernel since replaced by time travel), stand-ins holding only what hosts read of an older
+   * step: names, labels, an mm's owner's name, a domain's ASID. Empty for a rejected step and in a lab that does not
+   * report touched sets. Throws for a record no longer on the lab's timeline.
+   */
+  touchedOf(rec: StepRecord): Touched {
+    if (!this.wantTouched || rec.result.rejected !== undefined) return EMPTY_TOUCHED;
+    const slot = rec.index % this.traceWindow;
+    return this.winRec[slot] === rec ? this.winTouched[slot]! : this.regenerateTouched(rec);
+  }
+
+  /** Whether the window holds the record's trace and touched sets (one of the last `traceWindow` steps, or left there by a jump). */
+  holds(rec: StepRecord): boolean {
+    return this.winRec[rec.index % this.traceWindow] === rec;
+  }
+
+  /** The record's trace if the window holds it. */
+  private keptTrace(rec: StepRecord): TraceRecord[] | null {
+    const slot = rec.index % this.traceWindow;
+    return this.winRec[slot] === rec ? this.winTrace[slot]! : null;
+  }
+
+  /** The trace of a record whose kept copy was dropped (traceOf). */
+  private regenerateTrace(rec: StepRecord): TraceRecord[] {
     const timeline = this.future.length ? this.records.concat(this.future) : this.records;
     if (timeline[rec.index] !== rec) throw new Error(`the trace of step ${rec.index} is gone: that step is no longer on the lab's timeline`);
     for (const t of this.traces(rec.index, rec.index + 1)) return t;
@@ -372,11 +348,11 @@ export class Lab {
   }
 
   /**
-   * The touched sets of a record that left the window (AppliedStep.touched): the nearest checkpoint at or before it is
+   * The touched sets of a record that left the window (touchedOf): the nearest checkpoint at or before it is
    * copied (the live kernel is untouched), the steps up to it replayed, and the sets the step itself marks read off
    * the copy, as stand-ins (names, labels, owners, ASIDs: what detachTouched keeps).
    */
-  regenerateTouched(rec: StepRecord): Touched {
+  private regenerateTouched(rec: StepRecord): Touched {
     const timeline = this.future.length ? this.records.concat(this.future) : this.records;
     if (timeline[rec.index] !== rec) throw new Error(`the touched sets of step ${rec.index} are gone: that step is no longer on the lab's timeline`);
     if (!this.wantTouched) return EMPTY_TOUCHED;

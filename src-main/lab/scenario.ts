@@ -133,7 +133,7 @@ export function runScenario(s: Scenario, policy: PolicyName, strict = false, kee
       else warnings.push(msg);
     }
     const report: StepReport = { index: st.index, op: st.op, result: rec.result, expected, mismatches, warnings, findings: rec.findings };
-    if (keepTrace) report.trace = rec.trace;
+    if (keepTrace) report.trace = lab.traceOf(rec);
     steps.push(report);
   }
   const passed = rejected === null && lab.bootFindings.length === 0 && steps.every((r) => r.mismatches.length === 0);

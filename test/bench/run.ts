@@ -204,7 +204,8 @@ const pairOpts = { warmupSecs: 0.4, reps: REPS_SVA, targetSecs: 0.15, minPairs: 
  */
 function timeRow(workload: Workload, seed: number, opts: RowRequest['opts']): RowReply {
   const req: RowRequest = { workload, seed, opts };
-  const child = spawnSync(process.execPath, [...(exactHeap ? ['--expose-gc'] : []), fileURLToPath(new URL('./sva-child.js', import.meta.url)), JSON.stringify(req)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  // The bench's own node flags (--cpu-prof, --max-semi-space-size, ...) apply to the row it times.
+  const child = spawnSync(process.execPath, [...process.execArgv, ...(exactHeap && !process.execArgv.includes('--expose-gc') ? ['--expose-gc'] : []), fileURLToPath(new URL('./sva-child.js', import.meta.url)), JSON.stringify(req)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (child.status !== 0) throw new Error(`bench row ${workload.policy} (check ${workload.check ? 'on' : 'off'}) failed: exit ${child.status}${child.signal ? `, ${child.signal}` : ''}`);
   return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as RowReply;
 }

@@ -135,12 +135,12 @@ export function runPairs(p: Populated, rnd: () => number, n: number): PairRep {
     const process = procs[pick[2 * i]!]!;
     const device = devs[pick[2 * i + 1]!]!;
     const b = lab.apply({ op: 'bind', args: { process, device } });
-    trace += b.trace.length;
+    trace += lab.traceOf(b).length;
     findings += b.findings.length;
     if (b.result.ok) {
       ok++;
       const u = lab.apply({ op: 'unbind', args: { process, device } });
-      trace += u.trace.length;
+      trace += lab.traceOf(u).length;
       findings += u.findings.length;
     }
   }

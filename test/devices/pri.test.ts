@@ -48,7 +48,7 @@ describe('a Page Request on mainline SMMUv3', () => {
     expect(priq.last).toEqual([{ sid: 0x200, ssv: true, ssid: pasid, read: true, write: false, exec: false, priv: false, last: true, grpid: 0, addr: VA + 0x1000, resp: 'deny', log: `sid 0x00000200.0x${pasid.toString(16).padStart(5, '0')}: [0L] unprivileged R access at iova 0x${(VA + 0x1000).toString(16).padStart(16, '0')}` }]);
     expect(view(l).smmus.smmu0.evtq.produced).toBe(0);
     // The trace shows the driver's log line and the response command.
-    const notes = rec.trace.map((t) => JSON.stringify(t)).join('\n');
+    const notes = l.traceOf(rec).map((t) => JSON.stringify(t)).join('\n');
     expect(notes).toMatch(/unexpected PRI request received: sid 0x00000200\.0x00001: \[0L\] unprivileged R access at iova 0x0000000000401000/);
     expect(notes).toMatch(/PRI_RESP sid=0x200 ssid=1 ssv=1 grpid=0 resp=deny/);
     // Nobody faulted the page in: it is still absent from p's page table.

@@ -49,9 +49,9 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-/** A lab's steps as plain data (StepRecord.touched holds object references, for hosts). */
+/** A lab's steps as plain data, with their traces when asked (touched sets hold object references, for hosts). */
 export const recordData = (l: Lab, withTrace = true): string =>
-  JSON.stringify(l.records.map((r) => ({ index: r.index, op: r.op, result: r.result, findings: r.findings, ...(withTrace ? { trace: r.trace } : {}) })));
+  JSON.stringify(l.records.map((r) => ({ index: r.index, op: r.op, result: r.result, findings: r.findings, ...(withTrace ? { trace: l.traceOf(r) } : {}) })));
 
 /** Everything observable about a lab's current state. */
 export const stateData = (l: Lab): string => JSON.stringify({ view: l.view(), open: l.openFindings(), boot: [l.bootFindings, l.bootTrace] });

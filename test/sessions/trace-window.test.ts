@@ -9,13 +9,13 @@ import { POLICY_NAMES } from '../../shared/steps.js';
 import { Lab } from '../../src-main/lab/lab.js';
 import { opArb, SMALL_SOC } from './helpers.js';
 
-const traces = (l: Lab): string => JSON.stringify(l.records.map((r) => r.trace));
+const traces = (l: Lab): string => JSON.stringify(l.records.map((r) => l.traceOf(r)));
 /** What hosts read of a step's touched sets (patch.ts addTouched): names, labels, owners, ASIDs. */
 const touchedNames = (l: Lab): string =>
   JSON.stringify(
-    l.records.map(({ touched: t }) => [t.devices, t.groups, t.processes, t.mms.map((m) => [m.label, m.owner.name]), t.domains.map((d) => [d.label, d.smmuDomain?.asid ?? null]), t.bonds.map((h) => h.label), t.pasids, t.slots, t.cds]),
+    l.records.map((r) => l.touchedOf(r)).map((t) => [t.devices, t.groups, t.processes, t.mms.map((m) => [m.label, m.owner.name]), t.domains.map((d) => [d.label, d.smmuDomain?.asid ?? null]), t.bonds.map((h) => h.label), t.pasids, t.slots, t.cds]),
   );
-const keptCount = (l: Lab): number => l.records.filter((r) => (r as unknown as { kept: unknown }).kept !== null).length;
+const keptCount = (l: Lab): number => l.records.filter((r) => l.holds(r)).length;
 
 describe('trace and touched window', () => {
   it.each(POLICY_NAMES)('regenerates dropped traces identically (%s)', (policy) => {
@@ -39,11 +39,11 @@ describe('trace and touched window', () => {
         const k = n ? at % n : 0;
         windowed.jumpTo(k);
         // Time travel leaves no kept traces behind: at most the window's, counting the steps ahead.
-        const keptAhead = windowed.redoSteps().filter((r) => (r as unknown as { kept: unknown }).kept !== null).length;
+        const keptAhead = windowed.redoSteps().filter((r) => windowed.holds(r)).length;
         expect(keptCount(windowed) + keptAhead).toBeLessThanOrEqual(5);
         const ahead = JSON.stringify([...windowed.traces(0, n)]);
         expect(ahead).toBe(traces(full));
-        expect(JSON.stringify(windowed.redoSteps().map((r) => r.trace))).toBe(JSON.stringify(full.records.slice(k).map((r) => r.trace)));
+        expect(JSON.stringify(windowed.redoSteps().map((r) => windowed.traceOf(r)))).toBe(JSON.stringify(full.records.slice(k).map((r) => full.traceOf(r))));
         windowed.jumpTo(n);
         expect(traces(windowed)).toBe(traces(full));
         expect(touchedNames(windowed)).toBe(touchedNames(full));
@@ -64,8 +64,8 @@ describe('trace and touched window', () => {
     const none = new Lab(SMALL_SOC, 'mainline', { traceWindow: 2, touched: false });
     for (const op of ops) for (const l of [full, windowed, none]) expect(l.apply(op).result.rejected).toBeUndefined();
     expect(touchedNames(windowed)).toBe(touchedNames(full));
-    expect(full.records[0]!.touched.bonds.length).toBe(1); // the comparison is not between empty sets
-    expect(none.records.every((r) => r.touched.devices.length === 0 && r.touched.bonds.length === 0)).toBe(true);
+    expect(full.touchedOf(full.records[0]!).bonds.length).toBe(1); // the comparison is not between empty sets
+    expect(none.records.every((r) => none.touchedOf(r).devices.length === 0 && none.touchedOf(r).bonds.length === 0)).toBe(true);
   });
 
   it('refuses the trace of a step that left the timeline, and bad ranges', () => {
@@ -73,11 +73,11 @@ describe('trace and touched window', () => {
     lab.apply({ op: 'bind', args: { process: 'p0', device: 'big' } });
     lab.apply({ op: 'bind', args: { process: 'p1', device: 'big' } });
     const first = lab.records[0]!;
-    expect(first.trace.length).toBeGreaterThan(0);
+    expect(lab.traceOf(first).length).toBeGreaterThan(0);
     lab.jumpTo(0);
     lab.apply({ op: 'spawn', args: { process: 'p9' } }); // a new branch: the old steps are gone
-    expect(() => first.trace).toThrow(/no longer on the lab's timeline/);
-    expect(() => first.touched).toThrow(/no longer on the lab's timeline/);
+    expect(() => lab.traceOf(first)).toThrow(/no longer on the lab's timeline/);
+    expect(() => lab.touchedOf(first)).toThrow(/no longer on the lab's timeline/);
     expect(() => [...lab.traces(0, 5)]).toThrow(RangeError);
   });
 });

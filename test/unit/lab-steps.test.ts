@@ -116,7 +116,47 @@ describe('a lab that keeps neither traces nor touched sets (the benchmarks\' raw
     for (const n of [2, ops.length, 0, 5, 1, ops.length - 1, ops.length]) {
       raw.jumpTo(n);
       expect(JSON.stringify(raw.view())).toBe(states[n]);
-      expect(raw.records.every((r) => r.trace.length === 0)).toBe(true);
+      expect(raw.records.every((r) => raw.traceOf(r).length === 0)).toBe(true);
     }
+  });
+});
+
+describe('step records', () => {
+  const cfg = SocConfig.parse({ smmus: [{ name: 'smmu0' }], devices: [{ name: 'a', smmu: 'smmu0', sid: 1, pasid_bits: 8 }] });
+
+  it('are plain data: the step, its result and findings, and nothing the lab derives', () => {
+    const lab = new Lab(cfg, 'mainline');
+    const rec = lab.apply({ op: 'bind', args: { process: 'p', device: 'a' } });
+    // A plain literal, so that V8 can allocate the records a lab keeps for good straight in the old generation
+    // (lab.ts StepRecord): a class instance, or a trace or touched sets hung on the record, would undo that.
+    expect(Object.getPrototypeOf(rec)).toBe(Object.prototype);
+    expect(Object.keys(rec)).toEqual(['index', 'op', 'result', 'findings']);
+    expect(JSON.parse(JSON.stringify(rec))).toEqual({ index: 0, op: { op: 'bind', args: { process: 'p', device: 'a' } }, result: { ok: true, pasid: 1, detail: 'context 0' }, findings: [] });
+    // What the lab derives comes from the lab.
+    expect(lab.traceOf(rec).some((t) => t.t === 'call' && t.fn === 'iommu_sva_bind_device')).toBe(true);
+    expect(lab.touchedOf(rec).bonds.map((h) => h.label)).toHaveLength(1);
+    expect(lab.holds(rec)).toBe(true);
+  });
+
+  it('of a rejected step have no trace and touched nothing, and are not kept', () => {
+    const lab = new Lab(cfg, 'mainline');
+    lab.apply({ op: 'bind', args: { process: 'p', device: 'a' } });
+    const rec = lab.apply({ op: 'bind', args: { process: 'p', device: 'nope' } });
+    expect(rec.result.rejected).toMatch(/nope/);
+    expect(lab.traceOf(rec)).toEqual([]);
+    expect(lab.touchedOf(rec)).toMatchObject({ devices: [], bonds: [], mms: [], cds: [] });
+    expect(lab.holds(rec)).toBe(false);
+    expect(lab.records).toHaveLength(1);
+  });
+
+  it('keep their trace and touched sets only while among the last traceWindow steps', () => {
+    const lab = new Lab(cfg, 'mainline', { traceWindow: 2 });
+    const recs = ['p1', 'p2', 'p3'].map((p) => lab.apply({ op: 'bind', args: { process: p, device: 'a' } }));
+    expect(recs.map((r) => lab.holds(r))).toEqual([false, true, true]);
+    // The oldest is regenerated, equal to what a lab keeping everything recorded.
+    const all = new Lab(cfg, 'mainline');
+    for (const p of ['p1', 'p2', 'p3']) all.apply({ op: 'bind', args: { process: p, device: 'a' } });
+    expect(lab.traceOf(recs[0]!)).toEqual(all.traceOf(all.records[0]!));
+    expect(lab.touchedOf(recs[0]!).bonds.map((h) => h.label)).toEqual(all.touchedOf(all.records[0]!).bonds.map((h) => h.label));
   });
 });

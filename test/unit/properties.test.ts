@@ -126,8 +126,8 @@ for (const policy of POLICY_NAMES) {
         fc.property(scenarioArb(true), ({ soc, ops }) => {
           const a = run(soc, policy, ops);
           const b = run(soc, policy, ops);
-          // StepRecord.touched holds object references (for hosts); results, findings and traces are the data.
-          const data = (l: Lab): string => JSON.stringify(l.records.map((r) => ({ index: r.index, op: r.op, result: r.result, findings: r.findings, trace: r.trace })));
+          // Touched sets hold object references (for hosts); results, findings and traces are the data.
+          const data = (l: Lab): string => JSON.stringify(l.records.map((r) => ({ index: r.index, op: r.op, result: r.result, findings: r.findings, trace: l.traceOf(r) })));
           expect(data(b)).toBe(data(a));
           expect(JSON.stringify([b.bootFindings, b.bootTrace])).toBe(JSON.stringify([a.bootFindings, a.bootTrace]));
           expect(JSON.stringify(b.view())).toBe(JSON.stringify(a.view()));
