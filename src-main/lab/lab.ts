@@ -76,7 +76,10 @@ export interface Touched {
  * then into the old generation). Over 320,000 bind+unbind pairs on a 10,000-process lab, checking off, the scavenger
  * promoted 86-120 MB with class records and 66-82 MB with these, and paused the main thread 200-307 ms against
  * 163-202 ms (four paired runs, `node --trace-gc-nvp`). Checked in place with `%InYoungGeneration`: in an optimized
- * caller's loop, no record is young.
+ * caller's loop, no record is young. V8 may still decline for good: a site whose objects sat on young pages promoted
+ * whole (page promotion, when a page is mostly live, as while 10,000 processes are first bound) has their survival
+ * uncounted, and a site judged below the 85% ratio once is never pretenured. That happened in 2 of 6 and 3 of 5 runs
+ * of the bench's set-up, and never with `--no-page-promotion`; the records are then copied as the class's were.
  */
 export interface StepRecord {
   readonly index: number;
