@@ -124,6 +124,8 @@ if (want('ida')) {
   const fill = benchIdaFill(1, REPS);
   const s50 = benchIdaSteady(0.5, 256, 200_000, SEED ^ 0x50, 1, REPS);
   const s999 = benchIdaSteady(0.999, 256, 200_000, SEED ^ 0x999, 1, REPS);
+  // Every free must find its id allocated and every alloc an id: otherwise the workload is not the one described.
+  for (const s of [s50, s999]) if (s.failed) throw new Error(`IDA steady state at ${s.occupancy * 100}%: ${s.failed} free(s) or alloc(s) failed`);
   const rows = [
     ['workload', 'ops/s', 'ns/op', 'CPU ops/s', 'target', 'target (CPU time)', 'memoryBytes()'],
     [`(a) fill 1..2^20-1 (${fmtInt(fill.filled)} allocs) + free all`, fmtRate(fill.both.opsPerSec), (1e9 / fill.both.opsPerSec).toFixed(1), fmtRate(fill.both.cpuOpsPerSec), verdict(fill.both.opsPerSec >= TARGET_IDA_OPS), verdict(fill.both.cpuOpsPerSec >= TARGET_IDA_OPS), `${fmtBytes(fill.memoryBytesFull)} full`],
