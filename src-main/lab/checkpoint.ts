@@ -42,6 +42,15 @@ export interface GraphCloneOptions {
   /** Filled with every (source, copy) pair made or reused. */
   memo?: Map<object, object>;
   stats?: CloneStats;
+  /**
+   * The caller vouches that every object of the graph has plain own properties only: string keys, each an enumerable,
+   * writable, configurable data property; arrays, Maps and Sets none besides their elements. The copy then reads
+   * each object's keys and values instead of a descriptor per property (the descriptor objects were most of a copy's
+   * allocations). Anything else must not take this path: a property defined otherwise would be copied as a plain one,
+   * and a non-enumerable or symbol-keyed one not at all. Kernels qualify (cloneKernel; a test walks kernels after
+   * random steps under every policy and checks each object).
+   */
+  plain?: boolean;
 }
 
 export const emptyStats = (): CloneStats => ({ objects: 0, buffers: 0, bufferBytes: 0, reusedBuffers: 0, reusedBytes: 0 });
@@ -74,6 +83,7 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
   const copyBuffer = opts.buffer ?? freshBuffer;
   const stats = opts.stats ?? emptyStats();
   const reuse = opts.reuse;
+  const plain = opts.plain === true;
   const memo = opts.memo ?? new Map<object, object>();
   const work: object[] = []; // (source, copy) pairs whose contents are still to be filled
 
@@ -118,6 +128,26 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
     return out;
   };
 
+  /** copyOwn() for a graph vouched plain: values by key. A key the prototype chain guards still takes the descriptor path. */
+  const copyPlain = (src: object, dst: object): void => {
+    const keys = Object.keys(src);
+    const guarded = protoInfo(Object.getPrototypeOf(src) as object | null, src).guarded;
+    const from = src as Record<string, unknown>;
+    const to = dst as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (guarded.size !== 0 && guarded.has(key)) {
+        const d = Object.getOwnPropertyDescriptor(src, key)!;
+        if ('value' in d) d.value = shell(d.value);
+        Object.defineProperty(dst, key, d);
+      } else to[key] = shell(from[key]);
+    }
+    if (!Object.isExtensible(src)) {
+      if (Object.isSealed(src)) Object.seal(dst);
+      else Object.preventExtensions(dst);
+    }
+  };
+
   const copyOwn = (src: object, dst: object, skipIndices: boolean): void => {
     const guarded = skipIndices ? null : protoInfo(Object.getPrototypeOf(src) as object | null, src).guarded;
     for (const key of Reflect.ownKeys(src)) {
@@ -154,12 +184,13 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
         if (i in src) a.push(shell(src[i]));
         else a.length = i + 1; // a hole stays a hole
       }
-      if (Reflect.ownKeys(src).length !== src.length + 1 || !Object.isExtensible(src)) copyOwn(src, dst, true);
+      if (plain ? !Object.isExtensible(src) : Reflect.ownKeys(src).length !== src.length + 1 || !Object.isExtensible(src)) copyOwn(src, dst, true);
       continue;
     }
     if (src instanceof Map) for (const [k, x] of src) (dst as Map<unknown, unknown>).set(shell(k), shell(x));
     else if (src instanceof Set) for (const x of src) (dst as Set<unknown>).add(shell(x));
-    copyOwn(src, dst, false);
+    if (plain) copyPlain(src, dst);
+    else copyOwn(src, dst, false);
   }
   return top as T;
 }
@@ -210,7 +241,7 @@ function isNode(v: unknown, shared: ReadonlySet<object>): v is object {
  * each child its own earlier copy (`origin`). Own properties are compared by value in key order (kernel objects have
  * plain fields; anything unusual, such as non-enumerable or symbol keys, takes the descriptor-by-descriptor path).
  */
-function scan(o: object, c: object | undefined, origin: ReadonlyMap<object, object> | WeakMap<object, object>, shared: ReadonlySet<object>, kids: object[]): boolean {
+function scan(o: object, c: object | undefined, origin: ReadonlyMap<object, object> | WeakMap<object, object>, shared: ReadonlySet<object>, kids: object[], plain: boolean): boolean {
   let same = c !== undefined && Object.getPrototypeOf(o) === Object.getPrototypeOf(c);
   if (o instanceof ArrayBuffer) return same && o.byteLength === (c as ArrayBuffer).byteLength && sameBytes(o, c as ArrayBuffer);
   if (ArrayBuffer.isView(o)) {
@@ -244,7 +275,8 @@ function scan(o: object, c: object | undefined, origin: ReadonlyMap<object, obje
     }
   } else if (o instanceof Date) same &&= o.getTime() === (c as Date).getTime();
   const keys = Object.keys(o);
-  if (Reflect.ownKeys(o).length !== keys.length + (Array.isArray(o) ? 1 : 0)) {
+  // A plain graph (GraphCloneOptions.plain) has no other own keys: no second list of keys to make per object.
+  if (!plain && Reflect.ownKeys(o).length !== keys.length + (Array.isArray(o) ? 1 : 0)) {
     // non-enumerable or symbol keys: compare descriptors
     for (const key of Reflect.ownKeys(o)) {
       const d = Object.getOwnPropertyDescriptor(o, key)!;
@@ -273,7 +305,7 @@ function scan(o: object, c: object | undefined, origin: ReadonlyMap<object, obje
  * and its owner point at each other) are decided together: Tarjan's algorithm, iteratively, finishes the components
  * a component points into before the component itself.
  */
-export function reusableCopies(root: object, origin: ReadonlyMap<object, object> | WeakMap<object, object>, shared: ReadonlySet<object> = SHARED_SINGLETONS): Map<object, object> {
+export function reusableCopies(root: object, origin: ReadonlyMap<object, object> | WeakMap<object, object>, shared: ReadonlySet<object> = SHARED_SINGLETONS, plain = false): Map<object, object> {
   const out = new Map<object, object>();
   if (!isNode(root, shared)) return out;
   const id = new Map<object, number>();
@@ -304,7 +336,7 @@ export function reusableCopies(root: object, origin: ReadonlyMap<object, object>
     low[n] = n;
     stack.push(n);
     const start = kids.length;
-    good[n] = scan(o, origin.get(o), origin, shared, kids) ? 1 : 0;
+    good[n] = scan(o, origin.get(o), origin, shared, kids, plain) ? 1 : 0;
     frames.push({ v: n, start, end: kids.length, i: start });
   };
   open(root);
@@ -345,10 +377,11 @@ export function reusableCopies(root: object, origin: ReadonlyMap<object, object>
 /**
  * A copy of a kernel and everything it owns. All of a kernel's state must be reachable from it: state a sim module
  * kept in a module-level WeakMap keyed by a device would not be copied (test/sessions/checkpoint.test.ts compares
- * restored labs with fresh replays to catch that).
+ * restored labs with fresh replays to catch that). Copied as a plain graph (GraphCloneOptions.plain): the model keeps
+ * its state in plain fields, which the same tests check object by object.
  */
 export function cloneKernel(k: Kernel, opts: GraphCloneOptions = {}): Kernel {
-  return cloneGraph(k, opts);
+  return cloneGraph(k, { plain: true, ...opts });
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -490,7 +523,7 @@ export class CheckpointStore<S> {
     const t0 = performance.now();
     const stats = emptyStats();
     const buffers: ArrayBuffer[] = [];
-    const reuse = reusableCopies(kernel, this.origin);
+    const reuse = reusableCopies(kernel, this.origin, SHARED_SINGLETONS, true); // a kernel is a plain graph (cloneKernel)
     const memo = new Map<object, object>();
     const copy = cloneKernel(kernel, {
       stats,

@@ -10,6 +10,7 @@ import { checkpointDue, CheckpointStore, cloneGraph, cloneKernel, emptyStats, re
 import { Lab } from '../../src-main/lab/lab.js';
 import { POLICIES } from '../../src-main/sim/policies/index.js';
 import { StepTag } from '../../src-main/sim/hw/attribution.js';
+import { isShareable } from '../../src-main/sim/immutable.js';
 import { opArb, recordData, SMALL_SOC, stateData } from './helpers.js';
 
 describe('cloneGraph', () => {
@@ -153,6 +154,56 @@ describe('cloneKernel', () => {
     const shared = [...reach(b.kernel)].filter((o) => ra.has(o));
     const unexpected = shared.filter((o) => typeof o !== 'function' && !Object.isFrozen(o) && !SHARED_SINGLETONS.has(o));
     expect(unexpected.map((o) => Object.getPrototypeOf(o)?.constructor?.name)).toEqual([]);
+  });
+
+  it.each(POLICY_NAMES)('a kernel holds plain fields only, as cloneKernel copies them (%s)', (policy) => {
+    // cloneKernel copies by key and value (GraphCloneOptions.plain): a property defined otherwise (an accessor, a
+    // read-only, non-enumerable or symbol-keyed one, an own property of an array, Map or Set besides its elements) would
+    // be copied wrong or not at all. Walk kernels after random steps, boot included, and check every object the copy
+    // would descend into.
+    const shared = (o: object): boolean => SHARED_SINGLETONS.has(o) || Object.isFrozen(o) || isShareable(o);
+    const problems = (root: object): string[] => {
+      const out: string[] = [];
+      const seen = new Set<object>();
+      const stack: unknown[] = [root];
+      while (stack.length && out.length < 5) {
+        const o = stack.pop();
+        if (o === null || typeof o !== 'object' || seen.has(o) || shared(o)) continue;
+        seen.add(o);
+        const name = (Object.getPrototypeOf(o) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'null-prototype object';
+        if (o instanceof ArrayBuffer) continue;
+        if (ArrayBuffer.isView(o)) {
+          stack.push(o.buffer);
+          continue;
+        }
+        const keys = Reflect.ownKeys(o);
+        if (o instanceof Map || o instanceof Set) {
+          if (keys.length) out.push(`a ${name} with own properties ${keys.map(String).join(', ')}`);
+          if (o instanceof Map) for (const [k, v] of o) stack.push(k, v);
+          else for (const v of o) stack.push(v);
+          continue;
+        }
+        if (!Object.isExtensible(o)) continue; // copied with its extensibility either way
+        for (const key of keys) {
+          if (Array.isArray(o) && (key === 'length' || (typeof key === 'string' && String(Number(key)) === key))) {
+            stack.push((o as unknown as Record<string, unknown>)[key as string]);
+            continue;
+          }
+          const d = Object.getOwnPropertyDescriptor(o, key)!;
+          if (typeof key !== 'string' || !('value' in d) || !d.writable || !d.enumerable || !d.configurable) out.push(`${name}.${String(key)} is not a plain field`);
+          else stack.push(d.value);
+        }
+      }
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 0, maxLength: 60 }), (ops) => {
+        const lab = new Lab(SMALL_SOC, policy, { checkpoints: false });
+        for (const op of ops) lab.apply(op);
+        expect(problems(lab.kernel)).toEqual([]);
+      }),
+      { numRuns: 15, seed: 0x91a1 },
+    );
   });
 
   it('a copy evolves exactly like the original, and the original is untouched by it', () => {
