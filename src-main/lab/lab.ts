@@ -7,11 +7,11 @@
  * forward jumps). Applying a new step ends the timeline there: the steps after it are dropped, as in an editor.
  *
  * Traces are derived too. A record is the step's data (StepRecord); the lab keeps each step's trace and touched sets
- * while it is among the last `traceWindow` steps applied, and `traceOf(record)` regenerates an older one on demand
- * by replaying from the nearest checkpoint with tracing off up to that step (determinism says it comes out the same; a test checks it). A 100,000-step session thus
- * holds about a kilobyte per step instead of four, most of it not objects the garbage collector must walk, and a
- * jump replays the steps far behind its target with tracing off, three times faster. `traces()` regenerates a range
- * in one pass (exports).
+ * while it is among the last `traceWindow` steps applied, and `traceOf(record)` regenerates an older one on demand by
+ * replaying from the nearest checkpoint with tracing off up to that step (determinism says it comes out the same; a
+ * test checks it). A 100,000-step session thus holds about a kilobyte per step instead of four, most of it not
+ * objects the garbage collector must walk, and a jump replays the steps far behind its target with tracing off, three
+ * times faster. `traces()` regenerates a range in one pass (exports).
  */
 import type { StepResult, Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
@@ -331,7 +331,10 @@ export class Lab {
     return this.winRec[slot] === rec ? this.winTouched[slot]! : this.regenerateTouched(rec);
   }
 
-  /** Whether the window holds the record's trace and touched sets (one of the last `traceWindow` steps, or left there by a jump). */
+  /**
+   * Whether the record is in the window (one of the last `traceWindow` steps, or left there by a jump): its touched
+   * sets are held, and its trace unless a jump replayed the step untraced (far behind its target).
+   */
   holds(rec: StepRecord): boolean {
     return this.winRec[rec.index % this.traceWindow] === rec;
   }
