@@ -98,60 +98,47 @@ function steady(
   const rnd = mulberry32(seed);
   const r = new Uint32Array(pairsPerRep);
   let failed = 0;
-  if (pick.kind === 'probe') {
-    const { has, hi } = pick;
-    let x = seed | 1;
-    const rate = measure(warmup, reps, () => {
-      let acc = 0;
-      const c0 = process.cpuUsage();
-      const t0 = now();
-      for (let b = 0; b < pairsPerRep; b += batch) {
-        const m = Math.min(batch, pairsPerRep - b);
-        for (let j = 0; j < m; j++) {
-          let id: number;
-          do {
-            // xorshift32: the draws of one rep are not known in advance, so they are made on the clock (a few ns).
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            id = 1 + ((x >>> 0) % hi);
-          } while (!has(id));
-          if (!free(id)) failed++;
+  let x = seed | 1;
+  /** Frees `m` distinct random live ids, the batch of a repetition that starts at pair `b`. */
+  const freeBatch =
+    pick.kind === 'probe'
+      ? (_b: number, m: number): void => {
+          for (let j = 0; j < m; j++) {
+            let id: number;
+            do {
+              // xorshift32: how many draws a free takes is not known in advance, so they are made on the clock (a few ns).
+              x ^= x << 13;
+              x ^= x >>> 17;
+              x ^= x << 5;
+              id = 1 + ((x >>> 0) % pick.hi);
+            } while (!pick.has(id));
+            if (!free(id)) failed++;
+          }
         }
-        for (let j = 0; j < m; j++) {
-          const id = alloc();
-          if (id < 0) failed++;
-          acc += id;
-        }
-      }
-      const secs = since(t0);
-      const cpuSecs = cpuSince(c0);
-      sink ^= acc;
-      return { ops: 2 * pairsPerRep, secs, cpuSecs };
-    });
-    return { rate, failed };
-  }
-  const list = ids!;
+      : (b: number, m: number): void => {
+          // A partial Fisher-Yates that moves each freed id to the tail of `ids`.
+          const list = ids!;
+          for (let j = 0; j < m; j++) {
+            const s = r[b + j]! % (live - j);
+            const tail = live - 1 - j;
+            const id = list[s]!;
+            if (!free(id)) failed++;
+            list[s] = list[tail]!;
+            list[tail] = id;
+          }
+        };
   const rate = measure(warmup, reps, () => {
-    for (let i = 0; i < pairsPerRep; i++) r[i] = rnd();
+    if (ids) for (let i = 0; i < pairsPerRep; i++) r[i] = rnd();
     let acc = 0;
     const c0 = process.cpuUsage();
     const t0 = now();
     for (let b = 0; b < pairsPerRep; b += batch) {
       const m = Math.min(batch, pairsPerRep - b);
-      // m distinct random live ids: a partial Fisher-Yates that moves each freed id to the tail of `ids`.
-      for (let j = 0; j < m; j++) {
-        const s = r[b + j]! % (live - j);
-        const tail = live - 1 - j;
-        const id = list[s]!;
-        if (!free(id)) failed++;
-        list[s] = list[tail]!;
-        list[tail] = id;
-      }
+      freeBatch(b, m);
       for (let j = 0; j < m; j++) {
         const id = alloc();
         if (id < 0) failed++;
-        list[live - m + j] = id;
+        if (ids) ids[live - m + j] = id; // the tail the frees emptied
         acc += id;
       }
     }
