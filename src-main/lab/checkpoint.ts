@@ -128,6 +128,13 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
     return out;
   };
 
+  /** Defines `key` on `dst` as `src` has it (its descriptor), the value copied. */
+  const defineCopy = (src: object, dst: object, key: PropertyKey): void => {
+    const d = Object.getOwnPropertyDescriptor(src, key)!;
+    if ('value' in d) d.value = shell(d.value);
+    Object.defineProperty(dst, key, d);
+  };
+
   /** copyOwn() for a graph vouched plain: values by key. A key the prototype chain guards still takes the descriptor path. */
   const copyPlain = (src: object, dst: object): void => {
     const keys = Object.keys(src);
@@ -136,16 +143,10 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
     const to = dst as Record<string, unknown>;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      if (guarded.size !== 0 && guarded.has(key)) {
-        const d = Object.getOwnPropertyDescriptor(src, key)!;
-        if ('value' in d) d.value = shell(d.value);
-        Object.defineProperty(dst, key, d);
-      } else to[key] = shell(from[key]);
+      if (guarded.size !== 0 && guarded.has(key)) defineCopy(src, dst, key);
+      else to[key] = shell(from[key]);
     }
-    if (!Object.isExtensible(src)) {
-      if (Object.isSealed(src)) Object.seal(dst);
-      else Object.preventExtensions(dst);
-    }
+    copyExtensibility(src, dst);
   };
 
   const copyOwn = (src: object, dst: object, skipIndices: boolean): void => {
@@ -164,14 +165,9 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
         Object.defineProperty(dst, key, d);
         continue;
       }
-      const d = Object.getOwnPropertyDescriptor(src, key)!;
-      if ('value' in d) d.value = shell(d.value);
-      Object.defineProperty(dst, key, d);
+      defineCopy(src, dst, key);
     }
-    if (!Object.isExtensible(src)) {
-      if (Object.isSealed(src)) Object.seal(dst);
-      else Object.preventExtensions(dst);
-    }
+    copyExtensibility(src, dst);
   };
 
   const top = shell(root);
@@ -193,6 +189,13 @@ export function cloneGraph<T>(root: T, opts: GraphCloneOptions = {}): T {
     else copyOwn(src, dst, false);
   }
   return top as T;
+}
+
+/** A non-extensible (or sealed) source makes a copy that is so too; frozen objects are shared, never copied. */
+function copyExtensibility(src: object, dst: object): void {
+  if (Object.isExtensible(src)) return;
+  if (Object.isSealed(src)) Object.seal(dst);
+  else Object.preventExtensions(dst);
 }
 
 interface ProtoInfo {
