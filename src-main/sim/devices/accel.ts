@@ -30,12 +30,26 @@ import { IndexMap } from '../index-map.js';
 import type { Device, OpenFile, Process } from '../kernel/structs.js';
 import { DeviceJob, hex, PAGE_FAULTS, repeatPattern } from './job.js';
 
-export interface AccelContext {
-  index: number;
-  /** The SSID register: the PASID the driver wrote at open. */
-  ssid: number;
+/**
+ * One hardware context in use.
+ *
+ * A class, and its file list made by Array.of rather than a literal, for the garbage collector (docs/performance.md,
+ * "Pretenuring"): a context lives as long as its file, so when a lab first opens thousands of files in a row V8 would
+ * decide to allocate a literal site's contexts in the old generation for good; in the steady open+close that follows
+ * they die within the step there, and keep the young files they point to alive through every scavenge until a full
+ * collection. V8 never does that to the objects of `new` or of a builtin such as Array.of.
+ */
+export class AccelContext {
   /** The open files (uacce queues) whose jobs run in this context: one, unless the same mm opened it again. */
-  files: OpenFile[];
+  readonly files: OpenFile[];
+  constructor(
+    readonly index: number,
+    /** The SSID register: the PASID the driver wrote at open. */
+    readonly ssid: number,
+    first: OpenFile,
+  ) {
+    this.files = Array.of(first);
+  }
 }
 
 /**
@@ -107,7 +121,7 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
     undoOpen(k, p, file);
     return r;
   }
-  const ctx: AccelContext = { index, ssid: file.pasid, files: [file] };
+  const ctx = new AccelContext(index, file.pasid, file);
   st.regs[index] = ctx;
   st.inUse++;
   file.privateData = ctx;

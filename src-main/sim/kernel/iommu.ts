@@ -7,6 +7,8 @@ import { IOMMU_FIRST_GLOBAL_PASID, IOMMU_NO_PASID, IOMMU_PASID_INVALID } from '.
 import { err, OK, type KResult } from './errno.js';
 import { indexSet, type Kernel } from './kernel.js';
 import {
+  DomainEntry,
+  HandleEntry,
   XA_ZERO_ENTRY,
   type Device,
   type DomainType,
@@ -126,9 +128,9 @@ export function makePasidArrayEntry(domain: IommuDomain, handle: IommuSva | null
   // iommu_make_pasid_array_entry(): a handle gets handle->domain = domain and the HANDLE tag; else the DOMAIN tag.
   if (handle) {
     handle.domain = domain;
-    return { tag: 'HANDLE', handle };
+    return new HandleEntry(handle);
   }
-  return { tag: 'DOMAIN', domain, owner };
+  return new DomainEntry(domain, owner);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -106,11 +106,32 @@ export class KernelPasid {
   }
 }
 
+/**
+ * A DOMAIN-tagged pasid_array entry (IOMMU_PASID_ARRAY_DOMAIN): a domain attached without a handle, e.g. a kernel
+ * PASID's DMA domain, and who owns the PASID.
+ *
+ * The entries are classes, not object literals, for the garbage collector (docs/performance.md, "Pretenuring"): an
+ * entry lives as long as its attachment, so when a lab first binds thousands of processes in a row V8 would decide to
+ * allocate a literal site's entries in the old generation for good; in the steady bind+unbind that follows they die
+ * within the step there, and keep the young handles they point to alive through every scavenge until a full
+ * collection. V8 never does that to the objects of `new`.
+ */
+export class DomainEntry {
+  readonly tag = 'DOMAIN';
+  constructor(
+    readonly domain: IommuDomain,
+    readonly owner: KernelPasid | null,
+  ) {}
+}
+
+/** A HANDLE-tagged pasid_array entry (IOMMU_PASID_ARRAY_HANDLE): an attach handle (an SVA bond). A class: see DomainEntry. */
+export class HandleEntry {
+  readonly tag = 'HANDLE';
+  constructor(readonly handle: IommuSva) {}
+}
+
 /** xarray pointer tags of group->pasid_array (IOMMU_PASID_ARRAY_DOMAIN / _HANDLE), plus XA_ZERO_ENTRY. */
-export type PasidEntry =
-  | { tag: 'DOMAIN'; domain: IommuDomain; owner: KernelPasid | null }
-  | { tag: 'HANDLE'; handle: IommuSva }
-  | { tag: 'ZERO' };
+export type PasidEntry = DomainEntry | HandleEntry | { readonly tag: 'ZERO' };
 
 export const XA_ZERO_ENTRY: PasidEntry = Object.freeze({ tag: 'ZERO' }) as PasidEntry;
 

@@ -226,21 +226,32 @@ export class ArmSmmuDomain extends IommuDomain {
   }
 }
 
-/** A context descriptor as the driver builds it (arm_smmu_make_s1_cd / arm_smmu_make_sva_cd / the release CD). */
-export interface Cd {
-  asid: number;
-  domain: IommuDomain;
-  /** 's1': a DMA domain; 'sva': an mm's page table; 'fault': arm_smmu_mm_release's EPD0 fault-everything CD. */
-  kind: 's1' | 'sva' | 'fault';
-  /** CD.S: stall faults. */
-  stall: boolean;
-  /** CD.R: record faults. */
-  record: boolean;
-  /**
-   * The lab step that wrote this CD (write attribution); null outside a step. Set by armSmmuWriteCdEntry; every CD is
-   * made with it (null) so that setting it keeps the object's shape.
-   */
-  by: StepTag | null;
+/**
+ * A context descriptor as the driver builds it (arm_smmu_make_s1_cd / arm_smmu_make_sva_cd / the release CD).
+ *
+ * A class, not an object literal, for the garbage collector (docs/performance.md, "Pretenuring"): a CD lives as long
+ * as its bond, and when a lab first binds thousands of processes in a row every CD made then survives, so V8 would
+ * decide to allocate that literal site's objects in the old generation for good. In the steady bind+unbind that
+ * follows they die within the step, as garbage of the old generation, and while they wait for a full collection they
+ * keep the young objects they point to (the domain's handle, the step's tag) alive through every scavenge. V8 never
+ * does that to the objects of `new`.
+ */
+export class Cd {
+  constructor(
+    public asid: number,
+    public domain: IommuDomain,
+    /** 's1': a DMA domain; 'sva': an mm's page table; 'fault': arm_smmu_mm_release's EPD0 fault-everything CD. */
+    public kind: 's1' | 'sva' | 'fault',
+    /** CD.S: stall faults. */
+    public stall: boolean,
+    /** CD.R: record faults. */
+    public record: boolean,
+    /**
+     * The lab step that wrote this CD (write attribution); null outside a step. Set by armSmmuWriteCdEntry; every CD
+     * is made with it (null) so that setting it keeps the object's shape.
+     */
+    public by: StepTag | null = null,
+  ) {}
 }
 
 /** The STE as the driver builds it (§5.5). */
@@ -757,7 +768,7 @@ export function armSmmuAttachDev(k: Kernel, domain: IommuDomain, dev: Device): K
   const ats = (domain.type === 'DMA' || domain.type === 'S2' || inUse) && armSmmuAtsSupported(master);
   switch (domain.type) {
     case 'DMA':
-      armSmmuWriteCdEntry(k, master, 0, { asid: sd!.asid, domain, kind: 's1', stall: master.stallEnabled, record: true, by: null });
+      armSmmuWriteCdEntry(k, master, 0, new Cd(sd!.asid, domain, 's1', master.stallEnabled, true));
       installSte(k, master, makeCdtableSte(master, 'ssid0', ats));
       setMasterDomain(master, domain, 0, true);
       break;
@@ -850,7 +861,7 @@ function armSmmuS1SetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasid
   const sd = domain.smmuDomain!;
   if (sd.stage !== 's1') return err('EINVAL', `${domain.label} is not a stage-1 domain`);
   const master = dev.master;
-  return armSmmuSetPasid(k, master, domain, pasid, { asid: sd.asid, domain, kind: 's1', stall: master.stallEnabled, record: true, by: null }, old);
+  return armSmmuSetPasid(k, master, domain, pasid, new Cd(sd.asid, domain, 's1', master.stallEnabled, true), old);
 }
 
 /** arm_smmu_sva_set_dev_pasid() (§5.6). */
@@ -861,7 +872,7 @@ function armSmmuSvaSetDevPasid(k: Kernel, domain: IommuDomain, dev: Device, pasi
   if (!master.smmu.features.sva) return k.tr.leave(fn, err('EOPNOTSUPP', `${master.smmu.name} lacks FEAT_SVA`));
   if (!domain.mm || domain.mm.mmUsers === 0) return k.tr.leave(fn, err('EINVAL', `mmget_not_zero(${domain.mm?.label}) failed: the process has exited`));
   // arm_smmu_make_sva_cd(): V, AA64, R, A, ASET, EPD1, S = stall_enabled, the domain's ASID, TTB0 = mm->pgd.
-  const cd: Cd = { asid: domain.smmuDomain!.asid, domain, kind: 'sva', stall: master.stallEnabled, record: true, by: null };
+  const cd = new Cd(domain.smmuDomain!.asid, domain, 'sva', master.stallEnabled, true);
   return k.tr.leave(fn, armSmmuSetPasid(k, master, domain, pasid, cd, old));
 }
 
@@ -932,7 +943,7 @@ export function armSmmuMmRelease(k: Kernel, domain: IommuDomain): void {
   const fn = 'arm_smmu_mm_release';
   if (k.tr.on) k.tr.enter(fn, { domain: domain.label });
   const force = sd.smmu.features.stallForce;
-  for (let md = sd.devices; md; md = md.next) armSmmuWriteCdEntry(k, md.master, md.ssid, { asid: sd.asid, domain, kind: 'fault', stall: force, record: force, by: null });
+  for (let md = sd.devices; md; md = md.next) armSmmuWriteCdEntry(k, md.master, md.ssid, new Cd(sd.asid, domain, 'fault', force, force));
   // arm_smmu_tlb_inv_asid() (TLBI_NH_ASID with its CMD_SYNC), then arm_smmu_atc_inv_domain(smmu_domain, 0, 0).
   syncCmd(k, sd.smmu, { op: 'TLBI_NH_ASID', asid: sd.asid });
   armSmmuAtcInvDomain(k, sd, 0, 0);
