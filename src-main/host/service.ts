@@ -463,7 +463,7 @@ export class LabService {
       case 'lab.trace': {
         const step = input.step as number;
         if (step === -1) return { step, records: this.lab.bootTrace };
-        const rec = this.lab.records[step];
+        const rec = this.lab.records.at(step);
         if (!rec) return fail('no-such-step', `no step ${step} (there are ${this.lab.records.length})`);
         return { step, records: this.lab.traceOf(rec) };
       }
@@ -531,7 +531,7 @@ export class LabService {
   }
 
   private redo(): RequestOutput<'lab.redo'> {
-    const next = this.lab.redoSteps()[0];
+    const next = this.lab.redoSteps().at(0);
     if (!next) return { seq: this.seq, redone: null, patch: null };
     const names = emptyNames();
     opDevices(this.lab.kernel, next.op, names.devices);

@@ -20,6 +20,7 @@ import { armSmmuMmArchInvalidateSecondaryTlbs } from '../sim/smmuv3/driver.js';
 import { causeText, isolationCause } from '../sim/devices/isolation.js';
 import type { DmaChunk } from '../sim/devices/dma.js';
 import type { StepTag } from '../sim/hw/attribution.js';
+import { DONE } from './step-log.js';
 
 class Rejected extends Error {}
 
@@ -293,11 +294,7 @@ function accelFiles(p: Process | undefined): OpenFile[] | null {
   return out;
 }
 
-/**
- * The result of a step that carried out a call with nothing to report: one frozen object for all of them (a lab keeps
- * every step's result, so a fresh `{ ok: true }` per unbind is one more object for the garbage collector to move).
- */
-const DONE: StepResult = Object.freeze({ ok: true });
+
 
 /** `context N`, the accelerator bind's detail; the strings of the first contexts are made once. */
 const CONTEXT_DETAILS: string[] = [];

@@ -119,7 +119,7 @@ export function traceJsonLines(lab: Lab, from = -1, to = lab.records.length, max
   // one replay per step as reading record.trace step by step would cost.
   let i = Math.max(0, first);
   for (const trace of lab.traces(i, Math.max(i, last))) {
-    const rec = lab.records[i]!;
+    const rec = lab.records.at(i)!;
     push({ t: 'step', step: i, text: opSummary(rec.op), step_op: { [rec.op.op]: rec.op.args }, result: rec.result, findings: rec.findings });
     steps++;
     for (const r of trace) {

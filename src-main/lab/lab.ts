@@ -6,13 +6,17 @@
  * The timeline is `records` (applied, in order) followed by `redoSteps()` (undone or jumped over, kept for redo and
  * forward jumps). Applying a new step ends the timeline there: the steps after it are dropped, as in an editor.
  *
+ * The timeline itself is held in columns (step-log.ts): a bind or unbind takes 17 bytes and no object, so that the
+ * garbage collector has nothing to copy or mark for the steps a lab keeps; a record read back is made afresh, equal to
+ * the one the step returned. While a step is in the window (below) the lab hands out the record it made itself.
+ *
  * Traces are derived too. A record is the step's data (StepRecord); the lab keeps each step's trace and touched sets
  * while it is among the last `traceWindow` steps applied, and `traceOf(record)` regenerates an older one on demand by
  * replaying from the nearest checkpoint with tracing off up to that step (determinism says it comes out the same; a
- * test checks it). A 100,000-step session thus holds about a kilobyte per step instead of four, most of it not
- * objects the garbage collector must walk, and a jump replays the steps far behind its target with tracing off, three
- * times faster. `traces()` regenerates a range in one pass (exports).
+ * test checks it). A jump replays the steps far behind its target with tracing off, three times faster. `traces()`
+ * regenerates a range in one pass (exports).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { StepResult, Finding } from '../../shared/results.js';
 import type { SocConfig } from '../../shared/soc-config.js';
 import type { Op, PolicyName } from '../../shared/steps.js';
@@ -25,6 +29,10 @@ import { causeText } from '../sim/devices/isolation.js';
 import { CheckpointStore, type CheckpointOptions } from './checkpoint.js';
 import { checkDirty, markAll } from './invariants.js';
 import { stateView, type View } from './view.js';
+import { NO_FINDINGS, StepList, StepLog, type StepRecord, type Timeline } from './step-log.js';
+
+export type { StepRecord } from './step-log.js';
+export { StepList } from './step-log.js';
 
 export interface LabOptions {
   /** Check invariants after every step (default true). */
@@ -40,9 +48,6 @@ export interface LabOptions {
 }
 
 const DEFAULT_TRACE_WINDOW = 1024;
-
-/** The findings of a step that caused none, in a lab that does not check: one frozen array for all of them. */
-const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 
 /** The trace of a step that has none to give (rejected, or a lab that does not trace). */
 const NO_TRACE: TraceRecord[] = Object.freeze([]) as unknown as TraceRecord[];
@@ -66,43 +71,27 @@ export interface Touched {
   cds: [string, number][];
 }
 
-/**
- * One applied step: its data, a plain object. What the step did call by call and what it touched are the lab's to
- * give (`Lab.traceOf`, `Lab.touchedOf`): it keeps them for its last `traceWindow` steps and regenerates older ones.
- *
- * A plain object literal, not a class instance, because a lab keeps every record for good: V8 allocates the objects of
- * a literal site whose objects survive straight in the old generation (allocation-site pretenuring), and never does
- * for `new` of a class. As a class instance each record was copied twice by the scavenger (into the survivor space,
- * then into the old generation). Over 320,000 bind+unbind pairs on a 10,000-process lab, checking off, the scavenger
- * promoted 86-120 MB with class records and 66-82 MB with these, and paused the main thread 200-307 ms against
- * 163-202 ms (four paired runs, `node --trace-gc-nvp`). Checked in place with `%InYoungGeneration`: in an optimized
- * caller's loop, no record is young. V8 may still decline for good: a site whose objects sat on young pages promoted
- * whole (page promotion, when a page is mostly live, as while 10,000 processes are first bound) has their survival
- * uncounted, and a site judged below the 85% ratio once is never pretenured. That happened in 2 of 6 and 3 of 5 runs
- * of the bench's set-up, and never with `--no-page-promotion`; the records are then copied as the class's were.
- */
-export interface StepRecord {
-  readonly index: number;
-  readonly op: Op;
-  readonly result: StepResult;
-  /** Invariant violations this step caused. */
-  readonly findings: Finding[];
-}
-
-export class Lab {
+export class Lab implements Timeline {
   kernel!: Kernel;
   boot!: BootReport;
   /** Findings at boot (step -1), e.g. a configuration that breaks an invariant before anything runs. */
   bootFindings: Finding[] = [];
   bootTrace: TraceRecord[] = [];
-  records: StepRecord[] = [];
+  /**
+   * The timeline: every step applied, then the steps to redo (undone or jumped over), held in columns (step-log.ts).
+   * `records` and `redoSteps()` are views of its two parts.
+   */
+  private readonly log = new StepLog();
+  /** Steps applied: where on the timeline the kernel is. */
+  private pos = 0;
+  /** The steps applied, in order (a live view: records are made as they are read). */
+  readonly records: StepList = new StepList(this, false);
+  private readonly redoList: StepList = new StepList(this, true);
   /** Open violations by invariant|subject. */
   private open = new Map<string, Finding>();
   private readonly check: boolean;
   private readonly trace: boolean;
   private readonly wantTouched: boolean;
-  /** The steps after the current position (undone or jumped over), in order: what redo and forward jumps apply. */
-  private future: StepRecord[] = [];
   private readonly checkpoints: CheckpointStore<Map<string, Finding>> | null;
   private readonly traceWindow: number;
   /**
@@ -133,7 +122,7 @@ export class Lab {
   /** Rebuilds the SoC from the configuration, with no steps applied (and none to redo). */
   reset(): void {
     this.boot0();
-    this.future = [];
+    this.log.clear();
     this.checkpoints?.clear();
   }
 
@@ -142,7 +131,7 @@ export class Lab {
     const { kernel, boot } = buildSoc(this.config, this.policy, this.trace);
     this.kernel = kernel;
     this.boot = boot;
-    this.records = [];
+    this.pos = 0;
     this.winRec = [];
     this.winTrace = [];
     this.winTouched = [];
@@ -165,15 +154,16 @@ export class Lab {
    */
   apply(op: Op): StepRecord {
     // Checkpoints past this point belong to the old continuation (dropping them is harmless if the step is rejected).
-    if (this.future.length) this.checkpoints?.dropAfter(this.records.length);
+    const future = this.log.length > this.pos;
+    if (future) this.checkpoints?.dropAfter(this.pos);
     const rec = this.applyStep(op, this.trace);
-    if (rec.result.rejected === undefined && this.future.length) this.future = [];
+    if (rec.result.rejected === undefined && future) this.log.truncate(this.pos);
     return rec;
   }
 
   /** Applies one step, tracing it or not (a replay far behind its target does not: that trace would be dropped). */
   private applyStep(op: Op, traced: boolean): StepRecord {
-    const index = this.records.length;
+    const index = this.pos;
     const t0 = this.checkpoints ? performance.now() : 0;
     this.kernel.tr.on = traced;
     const result = applyOp(this.kernel, op);
@@ -196,8 +186,10 @@ export class Lab {
     }
     if (!this.check) this.kernel.dirty.clear();
     const rec: StepRecord = { index, op, result, findings };
-    this.records.push(rec);
-    const n = this.records.length;
+    // In place of the step at this index, if any: a replay writes the same step again; a new step's caller (apply)
+    // then drops the steps after it.
+    this.log.write(index, op, result, findings);
+    const n = (this.pos = index + 1);
     if (this.trace || this.wantTouched) {
       const slot = index % this.traceWindow;
       this.winRec[slot] = rec;
@@ -210,27 +202,41 @@ export class Lab {
 
   /** Removes the last step (restoring the nearest checkpoint and replaying); it stays available to redo. */
   undo(): StepRecord | null {
-    const last = this.records.at(-1);
-    if (!last) return null;
-    this.jumpTo(this.records.length - 1);
+    if (this.pos === 0) return null;
+    const last = this.stepAt(this.pos - 1);
+    this.jumpTo(this.pos - 1);
     return last;
   }
 
   /** Applies the next step of the timeline again (after an undo or a jump back); null when there is none. */
   redo(): StepRecord | null {
-    const next = this.future.shift();
-    if (!next) return null;
-    return this.replayStep(next.op, this.trace);
+    if (this.pos >= this.log.length) return null;
+    return this.replayStep(this.log.opAt(this.pos), this.trace);
   }
 
   /** The steps available to redo, in order (after undo or a jump back). */
-  redoSteps(): readonly StepRecord[] {
-    return this.future;
+  redoSteps(): StepList {
+    return this.redoList;
+  }
+
+  /** Steps applied: the timeline's steps before the current position (records.length). */
+  get position(): number {
+    return this.pos;
+  }
+
+  /**
+   * Timeline step `i` (0 <= i < timelineLength): the record the lab made, while the step is in the window (so that
+   * `holds()` and identity work there), else one made afresh from the log, equal to it.
+   */
+  stepAt(i: number): StepRecord {
+    const w = this.winRec[i % this.traceWindow];
+    if (w !== undefined && w.index === i && i < this.log.length) return w;
+    return this.log.at(i);
   }
 
   /** Steps applied plus steps to redo: the length of the timeline a jump can reach. */
   get timelineLength(): number {
-    return this.records.length + this.future.length;
+    return this.log.length;
   }
 
   /**
@@ -239,11 +245,10 @@ export class Lab {
    * between replayed; the steps after `n` are kept for redo and later jumps.
    */
   jumpTo(n: number): void {
-    const len = this.records.length;
-    const total = len + this.future.length;
+    const len = this.pos;
+    const total = this.log.length;
     if (!Number.isSafeInteger(n) || n < 0 || n > total) throw new RangeError(`jumpTo(${n}): the timeline has ${total} step(s)`);
     if (n === len) return;
-    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
     const cp = this.checkpoints?.at(n) ?? null;
     const base = cp?.n ?? 0;
     let from: number;
@@ -256,14 +261,13 @@ export class Lab {
       if (cp) {
         this.kernel = this.checkpoints!.restore(cp);
         this.open = new Map(cp.extra);
-        this.records = timeline.slice(0, base);
+        this.pos = base;
       } else this.boot0();
       from = base;
     }
     const traceFrom = n - this.traceWindow;
-    for (let i = from; i < n; i++) this.replayStep(timeline[i]!.op, this.trace && i >= traceFrom);
+    for (let i = from; i < n; i++) this.replayStep(this.log.opAt(i), this.trace && i >= traceFrom);
     this.kernel.tr.on = this.trace;
-    this.future = timeline.slice(n);
     // Slots the replay did not rewrite keep what they held: a step still on the timeline (before n, or now to redo)
     // is the same step with the same trace; a replaced one is no longer found (its record is gone).
   }
@@ -281,9 +285,9 @@ export class Lab {
    * not trace yields empty traces.
    */
   *traces(from: number, to: number): Generator<TraceRecord[]> {
-    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > timeline.length || from > to) {
-      throw new RangeError(`traces(${from}, ${to}): the timeline has ${timeline.length} step(s)`);
+    const total = this.log.length;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > total || from > to) {
+      throw new RangeError(`traces(${from}, ${to}): the timeline has ${total} step(s)`);
     }
     if (!this.trace) {
       for (let i = from; i < to; i++) yield [];
@@ -292,7 +296,7 @@ export class Lab {
     // Kept traces need no replay: yield them until the first dropped one.
     let i = from;
     for (; i < to; i++) {
-      const kept = this.keptTrace(timeline[i]!);
+      const kept = this.keptTrace(this.stepAt(i));
       if (!kept) break;
       yield kept;
     }
@@ -302,7 +306,7 @@ export class Lab {
     kernel.dirty.disable();
     for (let j = cp?.n ?? 0; j < to; j++) {
       kernel.tr.on = j >= i;
-      const result = applyOp(kernel, timeline[j]!.op);
+      const result = applyOp(kernel, this.log.opAt(j));
       const trace = kernel.tr.drain();
       if (result.rejected !== undefined) throw new Error(`trace replay diverged at step ${j}: ${result.rejected}`);
       if (j >= i) yield trace;
@@ -347,8 +351,7 @@ export class Lab {
 
   /** The trace of a record whose kept copy was dropped (traceOf). */
   private regenerateTrace(rec: StepRecord): TraceRecord[] {
-    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
-    if (timeline[rec.index] !== rec) throw new Error(`the trace of step ${rec.index} is gone: that step is no longer on the lab's timeline`);
+    if (!this.onTimeline(rec)) throw new Error(`the trace of step ${rec.index} is gone: that step is no longer on the lab's timeline`);
     for (const t of this.traces(rec.index, rec.index + 1)) return t;
     return [];
   }
@@ -359,15 +362,14 @@ export class Lab {
    * the copy, as stand-ins (names, labels, owners, ASIDs: what detachTouched keeps).
    */
   private regenerateTouched(rec: StepRecord): Touched {
-    const timeline = this.future.length ? this.records.concat(this.future) : this.records;
-    if (timeline[rec.index] !== rec) throw new Error(`the touched sets of step ${rec.index} are gone: that step is no longer on the lab's timeline`);
+    if (!this.onTimeline(rec)) throw new Error(`the touched sets of step ${rec.index} are gone: that step is no longer on the lab's timeline`);
     if (!this.wantTouched) return EMPTY_TOUCHED;
     const cp = this.checkpoints?.at(rec.index) ?? null;
     const kernel = cp ? this.checkpoints!.scratch(cp) : buildSoc(this.config, this.policy, false).kernel;
     kernel.tr.on = false;
     kernel.dirty.clear();
     for (let j = cp?.n ?? 0; j <= rec.index; j++) {
-      const result = applyOp(kernel, timeline[j]!.op);
+      const result = applyOp(kernel, this.log.opAt(j));
       kernel.tr.drain();
       if (result.rejected !== undefined) throw new Error(`touched replay diverged at step ${j}: ${result.rejected}`);
       if (j < rec.index) kernel.dirty.clear();
@@ -379,8 +381,26 @@ export class Lab {
 
   /** Forgets the steps to redo (the timeline ends at the current step). */
   discardRedo(): void {
-    this.future = [];
-    this.checkpoints?.dropAfter(this.records.length);
+    this.log.truncate(this.pos);
+    this.checkpoints?.dropAfter(this.pos);
+  }
+
+  /**
+   * Whether `rec` is the step at its index on the timeline: the window's own record there, or a record equal to the
+   * step there (the log makes records afresh, so identity cannot say it). [choice] Equal, not identical: a record of a
+   * step that a new branch replaced by an equal step (same operation, same result, at the same index) counts as on
+   * the timeline; what it is asked for is then the equal step's.
+   */
+  private onTimeline(rec: StepRecord): boolean {
+    if (!Number.isSafeInteger(rec.index) || rec.index < 0 || rec.index >= this.log.length) return false;
+    const here = this.stepAt(rec.index);
+    return here === rec || (isDeepStrictEqual(here.op, rec.op) && isDeepStrictEqual(here.result, rec.result));
+  }
+
+  /** How the timeline is held (step-log.ts): steps, steps kept as given beside the columns, names, column bytes. */
+  logStats(): { steps: number; kept: number; names: number; columnBytes: number } {
+    const l = this.log;
+    return { steps: l.length, kept: l.keptCount, names: l.nameCount, columnBytes: l.columnBytes };
   }
 
   /** Checkpoints held: how many, at which steps, their estimated memory, the current interval. */
@@ -391,7 +411,7 @@ export class Lab {
 
   /** Every finding so far, boot included, in step order. */
   findings(): Finding[] {
-    return [...this.bootFindings, ...this.records.flatMap((r) => r.findings)];
+    return [...this.bootFindings, ...this.log.findingsBefore(this.pos)];
   }
 
   /** Violations not yet resolved. */

@@ -60,7 +60,7 @@ describe('a stale translation names the munmap that skipped the invalidation', (
     expect(rec.result.isolation).toMatch(new RegExp(`which is page:q/mm0@0x800000; made possible by step ${unmap} \\(unmap \\{ process: p, va: 0x400000, length: 0x1000, notify: false \\}\\)`));
     expect(rec.findings).toHaveLength(1);
     expect(rec.findings[0]!.message).toContain(`made possible by step ${unmap} (unmap`);
-    expect(l.records[unmap]!.op.op).toBe('unmap');
+    expect(l.records.at(unmap)!.op.op).toBe('unmap');
   });
 
   it('with the notifier there is nothing to name: the entry is gone and the DMA faults', () => {

@@ -147,7 +147,7 @@ describe('exports', () => {
     // the records are the lab's own trace, in order
     const lab = svc.current;
     const own = lines.filter((l) => l.step === 0 && l.t !== 'step').map(({ step: _s, ...rest }) => rest);
-    expect(own).toEqual(lab.traceOf(lab.records[0]!));
+    expect(own).toEqual(lab.traceOf(lab.records.at(0)!));
     expect(own.some((x) => x.t === 'call' && x.fn === 'iommu_sva_bind_device')).toBe(true);
   });
 

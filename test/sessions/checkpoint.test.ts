@@ -369,20 +369,20 @@ describe('Lab timeline', () => {
   it('undo keeps the step for redo; a new step drops what was left to redo', () => {
     const lab = new Lab(SMALL_SOC, 'mainline', { checkpoints: { every: 2, takeShare: 1 } });
     for (const p of ['a', 'b', 'c', 'd', 'e']) lab.apply(bind(p));
-    const d = lab.records[3]!.result;
+    const d = lab.records.at(3)!.result;
     expect(lab.undo()!.index).toBe(4);
     expect(lab.undo()!.index).toBe(3);
     expect(lab.redoSteps().map((r) => r.index)).toEqual([3, 4]);
     expect(lab.timelineLength).toBe(5);
     expect(lab.redo()!.result).toEqual(d);
     lab.apply(bind('x'));
-    expect(lab.redoSteps()).toEqual([]);
+    expect(lab.redoSteps().toArray()).toEqual([]);
     expect(lab.records.map((r) => (r.op.args as { process: string }).process)).toEqual(['a', 'b', 'c', 'd', 'x']);
     expect(lab.redo()).toBeNull();
     // a checkpoint from the old continuation (after 'e', at 5) is not reused for the new one
     lab.jumpTo(1);
     lab.jumpTo(5);
-    expect(lab.records[4]!.op).toEqual(bind('x'));
+    expect(lab.records.at(4)!.op).toEqual(bind('x'));
   });
 
   it('a rejected step keeps the steps to redo', () => {

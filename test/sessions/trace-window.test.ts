@@ -64,7 +64,7 @@ describe('trace and touched window', () => {
     const none = new Lab(SMALL_SOC, 'mainline', { traceWindow: 2, touched: false });
     for (const op of ops) for (const l of [full, windowed, none]) expect(l.apply(op).result.rejected).toBeUndefined();
     expect(touchedNames(windowed)).toBe(touchedNames(full));
-    expect(full.touchedOf(full.records[0]!).bonds.length).toBe(1); // the comparison is not between empty sets
+    expect(full.touchedOf(full.records.at(0)!).bonds.length).toBe(1); // the comparison is not between empty sets
     expect(none.records.every((r) => none.touchedOf(r).devices.length === 0 && none.touchedOf(r).bonds.length === 0)).toBe(true);
   });
 
@@ -72,12 +72,25 @@ describe('trace and touched window', () => {
     const lab = new Lab(SMALL_SOC, 'mainline', { traceWindow: 1 });
     lab.apply({ op: 'bind', args: { process: 'p0', device: 'big' } });
     lab.apply({ op: 'bind', args: { process: 'p1', device: 'big' } });
-    const first = lab.records[0]!;
+    const first = lab.records.at(0)!;
     expect(lab.traceOf(first).length).toBeGreaterThan(0);
     lab.jumpTo(0);
     lab.apply({ op: 'spawn', args: { process: 'p9' } }); // a new branch: the old steps are gone
     expect(() => lab.traceOf(first)).toThrow(/no longer on the lab's timeline/);
     expect(() => lab.touchedOf(first)).toThrow(/no longer on the lab's timeline/);
     expect(() => [...lab.traces(0, 5)]).toThrow(RangeError);
+  });
+
+  it('takes a record of a step a new branch replaced by an equal step as that step (records are compared by value)', () => {
+    const lab = new Lab(SMALL_SOC, 'mainline', { traceWindow: 1 });
+    lab.apply({ op: 'bind', args: { process: 'p0', device: 'big' } });
+    lab.apply({ op: 'bind', args: { process: 'p1', device: 'big' } });
+    const first = lab.records.at(0)!;
+    const trace = lab.traceOf(first);
+    lab.jumpTo(0);
+    lab.apply({ op: 'bind', args: { process: 'p0', device: 'big' } }); // the same step again, on a new branch
+    lab.apply({ op: 'bind', args: { process: 'p2', device: 'big' } });
+    expect(lab.holds(first)).toBe(false);
+    expect(lab.traceOf(first)).toEqual(trace);
   });
 });

@@ -127,8 +127,7 @@ describe('step records', () => {
   it('are plain data: the step, its result and findings, and nothing the lab derives', () => {
     const lab = new Lab(cfg, 'mainline');
     const rec = lab.apply({ op: 'bind', args: { process: 'p', device: 'a' } });
-    // A plain literal, so that V8 can allocate the records a lab keeps for good straight in the old generation
-    // (lab.ts StepRecord): a class instance, or a trace or touched sets hung on the record, would undo that.
+    // Plain data: what a host serialises and a session saves; a trace or touched sets hung on it would be kept with it.
     expect(Object.getPrototypeOf(rec)).toBe(Object.prototype);
     expect(Object.keys(rec)).toEqual(['index', 'op', 'result', 'findings']);
     expect(JSON.parse(JSON.stringify(rec))).toEqual({ index: 0, op: { op: 'bind', args: { process: 'p', device: 'a' } }, result: { ok: true, pasid: 1, detail: 'context 0' }, findings: [] });
@@ -136,6 +135,27 @@ describe('step records', () => {
     expect(lab.traceOf(rec).some((t) => t.t === 'call' && t.fn === 'iommu_sva_bind_device')).toBe(true);
     expect(lab.touchedOf(rec).bonds.map((h) => h.label)).toHaveLength(1);
     expect(lab.holds(rec)).toBe(true);
+  });
+
+  it('of binds and unbinds with plain results are held in the log\'s columns; other steps are kept whole', () => {
+    const lab = new Lab(cfg, 'mainline', { trace: false, touched: false });
+    for (let i = 0; i < 500; i++) {
+      lab.apply({ op: 'bind', args: { process: `p${i % 50}`, device: 'a' } }); // an accelerator: { ok, pasid, detail }
+      lab.apply({ op: 'unbind', args: { process: `p${i % 50}`, device: 'a' } });
+    }
+    expect(lab.logStats()).toMatchObject({ steps: 1000, kept: 0, names: 52 }); // 50 processes, the device, 'context 0'
+    expect(lab.logStats().columnBytes).toBeLessThanOrEqual(1024 * 17);
+    lab.apply({ op: 'spawn', args: { process: 'q' } });
+    lab.apply({ op: 'bind', args: { process: 'q', device: 'nope' } }); // rejected: not in the log at all
+    expect(lab.logStats()).toMatchObject({ steps: 1001, kept: 1 });
+    expect(lab.records.at(-1)).toEqual({ index: 1000, op: { op: 'spawn', args: { process: 'q' } }, result: expect.objectContaining({ ok: true }), findings: [] });
+    expect(lab.records.at(1)).toEqual({ index: 1, op: { op: 'unbind', args: { process: 'p0', device: 'a' } }, result: { ok: true }, findings: [] });
+    expect(lab.records.at(1001)).toBeUndefined();
+    expect(lab.records.slice(-2).map((r) => r.index)).toEqual([999, 1000]);
+    // A new branch drops what it replaces, kept entries included.
+    lab.jumpTo(999);
+    lab.apply({ op: 'bind', args: { process: 'p1', device: 'a' } });
+    expect(lab.logStats()).toMatchObject({ steps: 1000, kept: 0 });
   });
 
   it('of a rejected step have no trace and touched nothing, and are not kept', () => {
@@ -156,7 +176,7 @@ describe('step records', () => {
     // The oldest is regenerated, equal to what a lab keeping everything recorded.
     const all = new Lab(cfg, 'mainline');
     for (const p of ['p1', 'p2', 'p3']) all.apply({ op: 'bind', args: { process: p, device: 'a' } });
-    expect(lab.traceOf(recs[0]!)).toEqual(all.traceOf(all.records[0]!));
-    expect(lab.touchedOf(recs[0]!).bonds.map((h) => h.label)).toEqual(all.touchedOf(all.records[0]!).bonds.map((h) => h.label));
+    expect(lab.traceOf(recs[0]!)).toEqual(all.traceOf(all.records.at(0)!));
+    expect(lab.touchedOf(recs[0]!).bonds.map((h) => h.label)).toEqual(all.touchedOf(all.records.at(0)!).bonds.map((h) => h.label));
   });
 });
