@@ -31,24 +31,46 @@ import type { Device, OpenFile, Process } from '../kernel/structs.js';
 import { DeviceJob, hex, PAGE_FAULTS, repeatPattern } from './job.js';
 
 /**
- * One hardware context in use.
+ * One hardware context in use, and the open files whose jobs run in it: one, unless the same mm opened it again.
  *
- * A class, and its file list made by Array.of rather than a literal, for the garbage collector (docs/performance.md,
- * "Pretenuring"): a context lives as long as its file, so when a lab first opens thousands of files in a row V8 would
- * decide to allocate a literal site's contexts in the old generation for good; in the steady open+close that follows
- * they die within the step there, and keep the young files they point to alive through every scavenge until a full
- * collection. V8 never does that to the objects of `new` or of a builtin such as Array.of.
+ * A class, holding its first file in a field and any others in an array made only when there are others, for the
+ * garbage collector (docs/performance.md, "Pretenuring"): a context lives as long as its file, so when a lab first
+ * opens thousands of files in a row V8 would decide to allocate a literal site's contexts (and `[file]` arrays) in the
+ * old generation for good. In the steady open+close that follows they die within the step there, and keep the young
+ * files they point to alive through every scavenge until a full collection. V8 never does that to the objects of
+ * `new`. (Array.of, which V8 does not pretenure either, measured 4% of a bind+unbind pair: a builtin call.)
  */
 export class AccelContext {
-  /** The open files (uacce queues) whose jobs run in this context: one, unless the same mm opened it again. */
-  readonly files: OpenFile[];
+  private first: OpenFile | null;
+  private more: OpenFile[] | null = null;
+
   constructor(
     readonly index: number,
     /** The SSID register: the PASID the driver wrote at open. */
     readonly ssid: number,
     first: OpenFile,
   ) {
-    this.files = Array.of(first);
+    this.first = first;
+  }
+
+  /** The files using the context, in the order they opened it. */
+  get files(): readonly OpenFile[] {
+    if (this.first === null) return [];
+    return this.more ? [this.first, ...this.more] : [this.first];
+  }
+
+  /** Another file shares the context (the same mm opened the device again). */
+  add(file: OpenFile): void {
+    if (this.first === null) this.first = file;
+    else (this.more ??= []).push(file);
+  }
+
+  /** The file's first entry leaves the context; how many files still use it. */
+  remove(file: OpenFile): number {
+    if (this.first === file) {
+      this.first = this.more && this.more.length ? this.more.shift()! : null;
+    } else if (this.more) removeFirst(this.more, file);
+    return (this.first ? 1 : 0) + (this.more?.length ?? 0);
   }
 }
 
@@ -109,7 +131,7 @@ export function accelOpen(k: Kernel, p: Process, dev: Device, file: OpenFile): K
   if (k.tr.on) k.tr.enter(fn, { dev: dev.name, file: file.label, pasid: file.pasid });
   const shared = st.bySsid.get(file.pasid);
   if (shared) {
-    shared.files.push(file);
+    shared.add(file);
     file.privateData = shared;
     if (k.tr.on) k.tr.note(`${dev.name}: context ${shared.index} already holds SSID ${file.pasid}: ${file.label} shares it`);
     return k.tr.leave(fn, { ok: true as const, context: shared.index });
@@ -151,8 +173,7 @@ export function accelRelease(k: Kernel, file: OpenFile): void {
   const ctx = accelContextOf(file);
   if (!st || !ctx) return;
   file.privateData = null;
-  removeFirst(ctx.files, file);
-  if (ctx.files.length > 0) return;
+  if (ctx.remove(file) > 0) return;
   st.regs[ctx.index] = undefined;
   st.inUse--;
   if (st.bySsid.get(ctx.ssid) === ctx) st.bySsid.delete(ctx.ssid);
