@@ -182,7 +182,7 @@ export function stateView(k: Kernel): View {
   const domains: View = {};
   for (const d of k.domains) domains[d.label] = domainView(d);
   const bonds: View = {};
-  for (const h of [...k.handles].sort((a, b) => a.id - b.id)) bonds[h.label] = bondView(k, h);
+  for (const h of k.handles) bonds[h.label] = bondView(k, h); // in id order
   return {
     policy: k.policy.name,
     arch: k.arch,

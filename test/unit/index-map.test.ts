@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { IndexMap, WideIndexMap } from '../../src-main/sim/index-map.js';
+import { IdSet, IndexMap, WideIndexMap } from '../../src-main/sim/index-map.js';
 import { cloneGraph } from '../../src-main/lab/checkpoint.js';
 
 /** The IndexMap's contents, and a Map's, as sorted [index, value] lists. */
@@ -162,5 +162,41 @@ describe('WideIndexMap', () => {
     m.clear();
     expect(m.size).toBe(0);
     expect(m.keys()).toEqual([]);
+  });
+});
+
+describe('IdSet', () => {
+  it('agrees with a Set of the same objects over random adds and deletes, and iterates in id order', () => {
+    const objs = Array.from({ length: 30 }, (_, i) => ({ id: i * 7919 + (i % 3) * 0x10000000 }));
+    const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: objs.length - 1 }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const s = new IdSet<{ id: number }>();
+        const ref = new Set<{ id: number }>();
+        for (const [add, i] of ops) {
+          const o = objs[i]!;
+          if (add) {
+            s.add(o);
+            ref.add(o);
+          } else expect(s.delete(o)).toBe(ref.delete(o));
+          expect(s.size).toBe(ref.size);
+          expect(s.has(o)).toBe(ref.has(o));
+        }
+        expect([...s]).toEqual([...ref].sort((a, b) => a.id - b.id));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is about objects, not ids: another object with a member\'s id is not a member, and cannot be added', () => {
+    const s = new IdSet<{ id: number }>();
+    const a = { id: 5 };
+    const twin = { id: 5 };
+    s.add(a);
+    expect(s.has(twin)).toBe(false);
+    expect(s.delete(twin)).toBe(false);
+    expect(() => s.add(twin)).toThrow(/id 5 is already taken/);
+    expect([...s]).toEqual([a]);
+    expect(s.add(a).size).toBe(1);
   });
 });

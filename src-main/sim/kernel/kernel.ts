@@ -3,7 +3,7 @@
  * and the trace. Functions of iommu.ts, iommu-sva.ts, mm.ts and the SMMUv3 driver take it as their first argument,
  * the way kernel functions reach their globals.
  */
-import { IndexMap } from '../index-map.js';
+import { IdSet, IndexMap } from '../index-map.js';
 import { Ida } from './ida.js';
 import { PhysMemory } from '../hw/memory.js';
 import type { EventRecord } from '../hw/events.js';
@@ -46,8 +46,8 @@ export class Kernel {
   readonly kernelPasidsByPasid = new IndexMap<Set<KernelPasid>>();
   /** Live (not yet freed) paging and SVA domains. */
   readonly domains = new Set<IommuDomain>();
-  /** Live bonds. */
-  readonly handles = new Set<IommuSva>();
+  /** Live bonds, in id order (an IdSet: bonds come and go on every bind+unbind). */
+  readonly handles = new IdSet<IommuSva>();
 
   /** The static identity and blocked domains (arm_smmu_identity_domain, arm_smmu_blocked_domain). */
   readonly identityDomain = new IommuDomain(0, 'IDENTITY', null);
