@@ -167,7 +167,7 @@ export function checkDirty(k: Kernel, subjects = true): CheckResult {
   for (const mm of d.mms) {
     checked?.add(mmSubject(mm));
     if (mm.freed) continue;
-    const doms = k.svaDomainsByMm.get(mm)?.size ?? 0;
+    const doms = k.svaDomainsByMm.get(mm)?.length ?? 0;
     const want = (mm.mmUsers > 0 ? 1 : 0) + doms;
     if (mm.mmCount !== want) v('refcount', mmSubject(mm), `${mm.label}: mm_count ${mm.mmCount}, expected ${want} (mm_users ${mm.mmUsers}, ${doms} live SVA domain(s))`);
   }
