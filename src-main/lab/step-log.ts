@@ -125,7 +125,9 @@ export class StepLog {
 
   /**
    * Holds `op`, its `result` and `findings` as step `index`: a new last step (index === length) or in place of the
-   * step there (a replay of the same step). Steps after it are left alone: truncate() drops them.
+   * step there (a replay of the same step). Steps after it are left alone: truncate() drops them. An op's arguments
+   * are those of its schema (OPS in shared/steps.ts, strict: no other keys), so a bind or unbind is its process and
+   * its device.
    */
   write(index: number, op: Op, result: StepResult, findings: Finding[]): void {
     if (!Number.isSafeInteger(index) || index < 0 || index > this.n) throw new RangeError(`StepLog.write(${index}): the log has ${this.n} step(s)`);
