@@ -17,6 +17,7 @@
  * declaration line: the profiler does not give the allocation's own line) and, with --depth, its callers.
  */
 import { Session } from 'node:inspector/promises';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
 import { mulberry32 } from './harness.js';
@@ -28,53 +29,99 @@ interface ProfileNode {
   children: ProfileNode[];
 }
 
-function positive(v: string | undefined, name: string, dflt: number): number {
+export class UsageError extends Error {}
+
+export interface SurvivorOptions {
+  policy: PolicyName;
+  processes: number;
+  pairs: number;
+  /** Frames of each allocation stack to group by: the allocating function, then its callers. */
+  depth: number;
+  top: number;
+}
+
+export interface Survivors {
+  /** Sampled bytes that outlived the young generation, per timed pair. */
+  bytesPerPair: number;
+  /** The largest groups, largest first: [stack, bytes per pair]. */
+  rows: [string, number][];
+}
+
+function positive(v: string | undefined, name: string, dflt: number, max: number): number {
   if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${name}: '${v}' is not a positive whole number`);
-  return Number(v);
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: '${v}' is not a whole number`);
+  const n = Number(v);
+  if (n < 1 || n > max) throw new UsageError(`--${name}: ${n} is outside [1, ${max}]`);
+  return n;
+}
+
+export function parseSurvivors(argv: string[]): SurvivorOptions {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { policy: { type: 'string' }, processes: { type: 'string' }, pairs: { type: 'string' }, depth: { type: 'string' }, top: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const policy = values.policy ?? 'mainline';
+  if (!(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`--policy: '${policy}' is not one of ${POLICY_NAMES.join(', ')}`);
+  return {
+    policy: policy as PolicyName,
+    processes: positive(values.processes, 'processes', 10_000, 1_000_000),
+    pairs: positive(values.pairs, 'pairs', 200_000, 100_000_000),
+    depth: positive(values.depth, 'depth', 1, 50),
+    top: positive(values.top, 'top', 20, 1000),
+  };
+}
+
+/** Populates a lab, warms it up, and samples what `o.pairs` random bind+unbind pairs leave beyond the young generation. */
+export async function survivors(o: SurvivorOptions): Promise<Survivors> {
+  const p = populate({ policy: o.policy, check: false, trace: false, touched: false, processes: o.processes, devices: 100 });
+  const rnd = mulberry32(7);
+  runPairs(p, rnd, Math.min(50_000, o.pairs)); // warm-up: optimized code, settled allocation-site decisions
+  const s = new Session();
+  s.connect();
+  try {
+    await s.post('HeapProfiler.enable');
+    await s.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+    runPairs(p, rnd, o.pairs);
+    const { profile } = (await s.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+    const bytes = new Map<string, number>();
+    const walk = (n: ProfileNode, stack: string[]): void => {
+      const f = n.callFrame;
+      const here = [...stack, `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`];
+      if (n.selfSize) {
+        const key = here.slice(-o.depth).reverse().join(' < ');
+        bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+      }
+      for (const c of n.children) walk(c, here);
+    };
+    walk(profile.head, []);
+    let total = 0;
+    for (const b of bytes.values()) total += b;
+    const rows = [...bytes].sort((a, c) => c[1] - a[1]).slice(0, o.top).map(([k, b]): [string, number] => [k, b / o.pairs]);
+    return { bytesPerPair: total / o.pairs, rows };
+  } finally {
+    s.disconnect();
+  }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { policy: { type: 'string' }, processes: { type: 'string' }, pairs: { type: 'string' }, depth: { type: 'string' }, top: { type: 'string' } },
-    strict: true,
-  });
-  const policy = (values.policy ?? 'mainline') as PolicyName;
-  if (!(POLICY_NAMES as readonly string[]).includes(policy)) throw new Error(`--policy: '${policy}' is not one of ${POLICY_NAMES.join(', ')}`);
-  const processes = positive(values.processes, 'processes', 10_000);
-  const pairs = positive(values.pairs, 'pairs', 200_000);
-  const depth = positive(values.depth, 'depth', 1);
-  const top = positive(values.top, 'top', 20);
-
-  const p = populate({ policy, check: false, trace: false, touched: false, processes, devices: 100 });
-  const rnd = mulberry32(7);
-  runPairs(p, rnd, 50_000); // warm-up: optimized code, settled allocation-site decisions
-  const s = new Session();
-  s.connect();
-  await s.post('HeapProfiler.enable');
-  await s.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
-  runPairs(p, rnd, pairs);
-  const { profile } = (await s.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
-  s.disconnect();
-
-  const bytes = new Map<string, number>();
-  const walk = (n: ProfileNode, stack: string[]): void => {
-    const f = n.callFrame;
-    const here = [...stack, `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`];
-    if (n.selfSize) {
-      const key = here.slice(-depth).reverse().join(' < ');
-      bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c, here);
-  };
-  walk(profile.head, []);
-  let total = 0;
-  for (const b of bytes.values()) total += b;
-  console.log(`${policy}, ${processes.toLocaleString('en')} processes, 100 devices: ${(total / pairs).toFixed(0)} bytes per pair outlived the young generation (${pairs.toLocaleString('en')} pairs, sampled)`);
-  for (const [k, b] of [...bytes].sort((a, c) => c[1] - a[1]).slice(0, top)) console.log(`${(b / pairs).toFixed(1).padStart(8)} B/pair  ${k}`);
+  let o: SurvivorOptions;
+  try {
+    o = parseSurvivors(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}\nusage: node dist/test/bench/survivors.js [--policy P] [--processes N] [--pairs N] [--depth D] [--top N]`);
+    process.exit(2);
+  }
+  const r = await survivors(o);
+  console.log(`${o.policy}, ${o.processes.toLocaleString('en')} processes, 100 devices: ${r.bytesPerPair.toFixed(0)} bytes per pair outlived the young generation (${o.pairs.toLocaleString('en')} pairs, sampled)`);
+  for (const [k, b] of r.rows) console.log(`${b.toFixed(1).padStart(8)} B/pair  ${k}`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exit(2);
-});
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
