@@ -294,8 +294,6 @@ function accelFiles(p: Process | undefined): OpenFile[] | null {
   return out;
 }
 
-
-
 /** `context N`, the accelerator bind's detail; the strings of the first contexts are made once. */
 const CONTEXT_DETAILS: string[] = [];
 function contextDetail(n: number): string {

@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
-import { median, mulberry32, below, now, since } from './harness.js';
+import { intOption, median, mulberry32, below, now, since, UsageError } from './harness.js';
 import type { Populated, Workload } from './sva-bench.js';
 
 interface Build {
@@ -39,17 +39,9 @@ interface Slot {
   p: Populated;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const USAGE = 'usage: node dist/test/bench/ab.js <build A> <build B> [--policy P] [--reps N] [--pairs N] [--processes N] [--devices N] [--check] [--touched]';
-
-function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: '${v}' is not a whole number`);
-  const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name}: ${n} is outside [${min}, ${max}]`);
-  return n;
-}
 
 /** The compiled tree under `dir` (dir/dist, or dir itself), checked to hold what the A/B loads. */
 function distOf(dir: string, label: string): string {

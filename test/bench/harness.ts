@@ -214,3 +214,15 @@ export function referenceMemNsPerLoad(reps = 3): number {
   refSink ^= at;
   return best;
 }
+
+/** A bench tool's bad command line: the tools print its message with their usage and exit 2. */
+export class UsageError extends Error {}
+
+/** A whole-number option in [min, max], `dflt` when absent; a UsageError naming the option otherwise. */
+export function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: '${v}' is not a whole number`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name}: ${n} is outside [${min}, ${max}]`);
+  return n;
+}

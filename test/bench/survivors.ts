@@ -20,7 +20,7 @@ import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type PolicyName } from '../../shared/steps.js';
-import { mulberry32 } from './harness.js';
+import { intOption, mulberry32, UsageError } from './harness.js';
 import { populate, runPairs } from './sva-bench.js';
 
 interface ProfileNode {
@@ -29,7 +29,7 @@ interface ProfileNode {
   children: ProfileNode[];
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface SurvivorOptions {
   policy: PolicyName;
@@ -45,14 +45,6 @@ export interface Survivors {
   bytesPerPair: number;
   /** The largest groups, largest first: [stack, bytes per pair]. */
   rows: [string, number][];
-}
-
-function positive(v: string | undefined, name: string, dflt: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: '${v}' is not a whole number`);
-  const n = Number(v);
-  if (n < 1 || n > max) throw new UsageError(`--${name}: ${n} is outside [1, ${max}]`);
-  return n;
 }
 
 export function parseSurvivors(argv: string[]): SurvivorOptions {
@@ -71,10 +63,10 @@ export function parseSurvivors(argv: string[]): SurvivorOptions {
   if (!(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`--policy: '${policy}' is not one of ${POLICY_NAMES.join(', ')}`);
   return {
     policy: policy as PolicyName,
-    processes: positive(values.processes, 'processes', 10_000, 1_000_000),
-    pairs: positive(values.pairs, 'pairs', 200_000, 100_000_000),
-    depth: positive(values.depth, 'depth', 1, 50),
-    top: positive(values.top, 'top', 20, 1000),
+    processes: intOption(values.processes, 'processes', 10_000, 1, 1_000_000),
+    pairs: intOption(values.pairs, 'pairs', 200_000, 1, 100_000_000),
+    depth: intOption(values.depth, 'depth', 1, 1, 50),
+    top: intOption(values.top, 'top', 20, 1, 1000),
   };
 }
 

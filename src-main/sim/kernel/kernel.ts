@@ -139,8 +139,8 @@ interface SetIndex<K, V> {
 /**
  * Adds or removes `v` under key `key` of an index of sets, each held as an array without duplicates: a key has one or
  * two members (the groups a PASID is attached in, an mm's SVA domains), and a bind+unbind adds and removes one. A V8
- * Set there rebuilt its table every few pairs (deleted entries stay in it until then). With the StepIndex iterator
- * below made an array's (trace.ts), a checked mainline pair ran ~10% faster: medians of eight alternating runs of
+ * Set there rebuilt its table every few pairs (deleted entries stay in it until then). Together with StepIndex's
+ * iterator made an array's (trace.ts), a checked mainline pair ran ~10% faster: medians of eight alternating runs of
  * bench section 2, 115k against 104k pairs/s.
  */
 export function indexSet<K, V>(m: SetIndex<K, V>, key: K, v: V, on: boolean): void {

@@ -177,8 +177,10 @@ export class StepIndex<K> implements Iterable<[K, StepSet<number>]> {
     this.at = null;
   }
 
-  /** [key, numbers] pairs, in the order the keys were first marked. An array's iterator, not a generator: a checked
-   * step iterates two of these, and resuming a generator per key cost ~3% of it. */
+  /**
+   * [key, numbers] pairs, in the order the keys were first marked. An array's iterator, not a generator: a checked
+   * step iterates two of these, and resuming a generator per key cost ~3% of it.
+   */
   [Symbol.iterator](): IterableIterator<[K, StepSet<number>]> {
     const out: [K, StepSet<number>][] = [];
     let i = 0;
